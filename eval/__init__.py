@@ -1,0 +1,1 @@
+"""Fine-tuning, linear probing and benchmark reports."""

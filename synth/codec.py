@@ -1,0 +1,110 @@
+"""Clip <-> bytes: H.264 MP4 in-process through PyAV (default), JPEG frames, or a system ffmpeg.
+
+Encoders run single-threaded: parallelism comes from rendering many clips at once, and one thread keeps the
+bitstream identical from run to run.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from fractions import Fraction
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .config import CodecConfig
+from .errors import UserError
+
+Encoder = Callable[[np.ndarray, int, CodecConfig], dict[str, bytes]]
+ENCODERS: dict[str, Encoder] = {}
+
+
+def encoder(name: str) -> Callable[[Encoder], Encoder]:
+    def wrap(fn: Encoder) -> Encoder:
+        ENCODERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def encode(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
+    """(T, H, W, 3) uint8 -> WebDataset members {extension: bytes}: {'mp4': ...} or {'f00.jpg': ..., ...}."""
+    if codec.format == "jpg":
+        return encode_jpg(clip, codec.jpeg_quality)
+    name = "mp4-" + codec.backend
+    if name not in ENCODERS:
+        raise UserError(f"--codec-backend {codec.backend}: unknown; choose one of pyav, ffmpeg")
+    return ENCODERS[name](clip, fps, codec)
+
+
+def frame_extensions(frames: int) -> list[str]:
+    """Member extensions for JPEG frames: f00.jpg .. f15.jpg (padded to the width of frames - 1)."""
+    width = max(2, len(str(frames - 1)))
+    return [f"f{t:0{width}d}.jpg" for t in range(frames)]
+
+
+def encode_jpg(clip: np.ndarray, quality: int) -> dict[str, bytes]:
+    out = {}
+    for ext, frame in zip(frame_extensions(len(clip)), clip):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out[ext] = buf.tobytes()
+    return out
+
+
+@encoder("mp4-pyav")
+def encode_mp4_pyav(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
+    import av
+
+    buf = io.BytesIO()
+    # +bitexact keeps library version strings out of the container, so equal frames give equal bytes.
+    with av.open(buf, mode="w", format="mp4", options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height = clip.shape[2], clip.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.options = {"crf": str(codec.crf), "preset": codec.preset}
+        for t, frame in enumerate(clip):
+            # Convert with OpenCV (BT.601, limited range, what decoders assume for untagged video): PyAV's
+            # swscale path gave run-to-run different bytes here, which would break reproducible shards.
+            yuv = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+            yuv.pts = t
+            container.mux(stream.encode(yuv))
+        container.mux(stream.encode(None))
+    return {"mp4": buf.getvalue()}
+
+
+@encoder("mp4-ffmpeg")
+def encode_mp4_ffmpeg(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
+    """One system ffmpeg process per clip, for encoders the PyAV wheel lacks. Needs ffmpeg on PATH."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise UserError("--codec-backend ffmpeg needs an ffmpeg executable on PATH; install it or use --codec-backend pyav")
+    t, h, w, _ = clip.shape
+    cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(codec.crf), "-preset", codec.preset, "-threads", "1",
+           "-fflags", "+bitexact", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "-"]
+    done = subprocess.run(cmd, input=np.ascontiguousarray(clip).tobytes(), capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace').strip()}")
+    return {"mp4": done.stdout}
+
+
+def decode_mp4(data: bytes) -> np.ndarray:
+    """MP4 bytes -> (T, H, W, 3) uint8 RGB, every frame."""
+    import av
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def decode_members(members: dict[str, bytes]) -> np.ndarray:
+    """Inverse of encode(): a sample's members (extension -> bytes) -> (T, H, W, 3) uint8."""
+    if "mp4" in members:
+        return decode_mp4(members["mp4"])
+    frames = sorted(k for k in members if k.startswith("f") and k.endswith(".jpg"))
+    if not frames:
+        raise ValueError("sample has neither .mp4 nor .fNN.jpg members")
+    return np.stack([cv2.cvtColor(cv2.imdecode(np.frombuffer(members[k], np.uint8), cv2.IMREAD_COLOR),
+                                  cv2.COLOR_BGR2RGB) for k in frames])

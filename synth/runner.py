@@ -1,0 +1,224 @@
+"""Run a render: plan shards, skip the complete ones, render the rest in-process or as Ray tasks, then the manifest.
+
+Ray runs one task per shard; a task streams its shard to disk and returns only the small ShardInfo, so the object
+store never holds clips. Re-running the same command resumes; a different config is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .config import RenderConfig
+from .errors import UserError
+from .manifest import INDEX, MANIFEST, build_manifest, write_dataset_metadata
+from .sample import ImageCache, Sample, make_sample
+from .shards import PARTIAL, ShardInfo, read_complete, shard_name, write_atomic, write_shard
+from .sources import ImageSource
+from .sources.base import sha256_hex
+
+RUN_FILE = "config.json"  # written when a render starts: what this folder is being filled with
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    number: int
+    start: int  # first sample index
+    stop: int  # one past the last
+
+
+def plan(num_videos: int, shard_size: int) -> list[ShardTask]:
+    return [ShardTask(n, s, min(s + shard_size, num_videos)) for n, s in enumerate(range(0, num_videos, shard_size))]
+
+
+def run_identity(cfg: RenderConfig, fingerprint: str) -> str:
+    """Config and source images together: what decides every byte of the output."""
+    return sha256_hex(cfg.config_hash(), fingerprint)
+
+
+def render_shard(cfg: RenderConfig, source: ImageSource, out: str, task: ShardTask, run_hash: str) -> ShardInfo:
+    """Render samples [start, stop) into one shard file. Pure apart from the file it writes."""
+    import cv2
+
+    cv2.setNumThreads(1)  # parallelism is across shards; threads inside a worker would oversubscribe
+    cache = ImageCache(source, on_bad_image=cfg.on_bad_image)
+    skipped: dict[str, str] = {}
+
+    def samples() -> Iterator[Sample]:
+        for index in range(task.start, task.stop):
+            yield make_sample(cfg, cache, index)
+        skipped.update({str(k): v for k, v in cache.bad.items()})
+
+    path = Path(out) / shard_name(cfg.name, task.number)
+    try:
+        return write_shard(path, samples(), run_hash, skipped)
+    except OSError as e:
+        path.with_name(path.name + PARTIAL).unlink(missing_ok=True)
+        if e.errno is None:
+            raise
+        raise UserError(f"{path}: cannot write ({os.strerror(e.errno)}); "
+                        f"free space or fix permissions, then re-run the same command to resume") from None
+
+
+def prepare_output(out: Path, cfg: RenderConfig, run_hash: str, overwrite: bool) -> None:
+    """Create out/, or check that it holds this same render (resume), or clear our files with --overwrite."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            clear_output(out, cfg.name)
+        previous = _read_run_file(out)
+        if previous is None and any(out.iterdir()):
+            raise UserError(f"{out}: not empty and not a pseudomotion render; choose an empty --out "
+                            f"(or pass --overwrite to write beside what is there)")
+        if previous is not None and previous.get("run_hash") != run_hash:
+            changed = _changed_fields(previous.get("config", {}), cfg.to_dict())
+            what = f"config differs in {', '.join(changed)}" if changed else "the source images differ"
+            raise UserError(f"{out}: holds a render with another setup ({what}); re-run with the same options to "
+                            f"resume, pass --overwrite to start over, or choose another --out")
+        for stale in out.glob(f"*{PARTIAL}"):
+            stale.unlink()
+        write_atomic(out / RUN_FILE, json.dumps({"run_hash": run_hash, "config": cfg.to_dict()}, indent=2,
+                                                sort_keys=True).encode())
+    except PermissionError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror}); choose a writable --out") from None
+
+
+def clear_output(out: Path, name: str) -> None:
+    for path in [*out.glob(f"{name}-*.tar*"), *out.glob(f"*{PARTIAL}")]:
+        path.unlink()
+    for meta in (RUN_FILE, MANIFEST, INDEX):
+        (out / meta).unlink(missing_ok=True)
+
+
+def _read_run_file(out: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and k not in ("transforms", "ranges"):
+            out += _changed_fields(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(prefix + k)
+    return out
+
+
+def render(cfg: RenderConfig, source: ImageSource, out: Path, *, workers: int | None = None,
+           ray_address: str | None = None, overwrite: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Render the whole dataset into `out` and return its manifest. Resumes complete shards."""
+    num_videos = cfg.num_videos or len(source)
+    fingerprint = source.fingerprint()
+    run_hash = run_identity(cfg, fingerprint)
+    prepare_output(out, cfg, run_hash, overwrite)
+    tasks = plan(num_videos, cfg.shard_size)
+    done = {t.number: info for t in tasks
+            if (info := read_complete(out / shard_name(cfg.name, t.number), run_hash)) is not None}
+    pending = [t for t in tasks if t.number not in done]
+    bar = _progress(num_videos, sum(i.count for i in done.values()), progress)
+    started = time.perf_counter()
+    try:
+        execute = _run_inprocess if workers == 0 else _run_ray
+        for info in execute(cfg, source, out, pending, run_hash, workers, ray_address):
+            done[int(info.path.rsplit("-", 1)[1].split(".")[0])] = info
+            bar(info.count)
+    except KeyboardInterrupt:
+        raise UserError(f"interrupted with {len(done)} of {len(tasks)} shards complete in {out}; "
+                        f"re-run the same command to resume") from None
+    finally:
+        bar(None)
+    shards = [done[t.number] for t in tasks]
+    manifest = build_manifest(cfg.to_dict(), cfg.config_hash(), source.describe(), fingerprint, shards)
+    manifest["render"] = {"rendered_shards": len(pending), "resumed_shards": len(tasks) - len(pending),
+                          "seconds": round(time.perf_counter() - started, 3)}
+    try:
+        write_dataset_metadata(out, manifest, shards)
+    except OSError as e:
+        raise UserError(f"{out}: cannot write the manifest ({e.strerror}); free space and re-run to finish") from None
+    return manifest
+
+
+def _run_inprocess(cfg: RenderConfig, source: ImageSource, out: Path, tasks: list[ShardTask], run_hash: str,
+                   workers: int | None, ray_address: str | None) -> Iterator[ShardInfo]:
+    for task in tasks:
+        yield render_shard(cfg, source, str(out), task, run_hash)
+
+
+def _run_ray(cfg: RenderConfig, source: ImageSource, out: Path, tasks: list[ShardTask], run_hash: str,
+             workers: int | None, ray_address: str | None) -> Iterator[ShardInfo]:
+    """One Ray task per shard, at most `workers` at a time (default: every CPU of the local instance)."""
+    if not tasks:
+        return
+    import ray
+
+    started_here = _start_ray(workers, ray_address)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=[ConnectionError])(render_shard)
+        source_ref, cfg_ref = ray.put(source), ray.put(cfg)
+        queue = list(tasks)
+        limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        running = []
+        while queue or running:
+            while queue and len(running) < limit:
+                running.append(remote.remote(cfg_ref, source_ref, str(out.resolve()), queue.pop(0), run_hash))
+            ready, running = ray.wait(running, num_returns=1)
+            yield _ray_result(ready[0])
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_result(ref: Any) -> ShardInfo:
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        if isinstance(e.cause, UserError):
+            raise UserError(str(e.cause)) from None
+        raise
+
+
+def _start_ray(workers: int | None, address: str | None) -> bool:
+    """Connect to `address`, or start a local instance with `workers` CPUs. True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env = {"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))}}
+    try:
+        if address:
+            ray.init(address=address, runtime_env=env, logging_level="ERROR", log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, runtime_env=env,
+                     logging_level="ERROR", log_to_driver=False)
+    except ConnectionError as e:
+        raise UserError(f"--ray-address {address}: cannot connect ({e}); start the cluster with `ray start --head` "
+                        f"or drop --ray-address to use a local instance") from None
+    return True
+
+
+def _progress(total: int, initial: int, enabled: bool | None) -> Callable[[int | None], None]:
+    """A clips/s + ETA bar on a terminal (tqdm); silent in logs unless asked for. Call with None to close."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="clip", desc="render", disable=None if enabled is None else not enabled,
+               dynamic_ncols=True, smoothing=0.1)
+
+    def update(n: int | None) -> None:
+        if n is None:
+            bar.close()
+        else:
+            bar.update(n)
+
+    return update
+

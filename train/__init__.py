@@ -1,0 +1,1 @@
+"""VideoMAE pre-training on pseudo-motion shards."""
