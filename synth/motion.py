@@ -92,9 +92,8 @@ def _perspective(p: Params) -> np.ndarray:
 
 @register("fade", "photometric", gain=(0.86, 0.95), direction=(-1.0, 1.0))
 def _fade(p: Params) -> np.ndarray:
-    """Brightness times gain per frame (fade out); direction < 0 fades in (1 / gain, starting dark)."""
-    g = p["gain"] if p["direction"] >= 0 else 1.0 / p["gain"]
-    return np.diag([g, g, g, 1.0])
+    """Brightness times gain per frame: a fade out; direction < 0 plays it backwards, a fade in ending at the source."""
+    return np.diag([p["gain"], p["gain"], p["gain"], 1.0])
 
 
 @register("color_jitter", "photometric", brightness=(0.96, 1.04), contrast=(0.95, 1.05), saturation=(0.92, 1.08),
@@ -195,14 +194,13 @@ def _framing(powers: np.ndarray, src_hw: tuple[int, int], max_fit_zoom: float) -
 
 
 def color_matrices(motion: Motion, frames: int) -> np.ndarray | None:
-    """(T, 4, 4) colour matrices M^t (fade in starts dark: M^(t - T + 1)), or None for non-photometric motion."""
+    """(T, 4, 4) colour matrices M^t, or None for non-photometric motion. A negative `direction` reverses time."""
     t = TRANSFORMS[motion.transform]
     if t.kind != "photometric":
         return None
     step = t.step(motion.params)
-    start = -(frames - 1) if step[0, 0] > 1 else 0  # brightening recursions start dimmed so they end at the source
-    return np.stack([np.linalg.matrix_power(step, k) if k >= 0 else np.linalg.matrix_power(np.linalg.inv(step), -k)
-                     for k in range(start, start + frames)])
+    mats = np.stack([np.linalg.matrix_power(step, k) for k in range(frames)])
+    return mats[::-1] if motion.params.get("direction", 1.0) < 0 else mats
 
 
 def cutmix_boxes(motion: Motion, size: int, frames: int) -> list[tuple[int, int, int, int]] | None:

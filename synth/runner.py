@@ -82,7 +82,9 @@ def prepare_output(out: Path, cfg: RenderConfig, run_hash: str, overwrite: bool)
             stale.unlink()
         write_atomic(out / RUN_FILE, json.dumps({"run_hash": run_hash, "config": cfg.to_dict()}, indent=2,
                                                 sort_keys=True).encode())
-    except PermissionError as e:
+    except OSError as e:
+        if e.errno is None:
+            raise
         raise UserError(f"{out}: cannot write ({e.strerror}); choose a writable --out") from None
 
 
