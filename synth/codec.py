@@ -53,6 +53,15 @@ def encode_jpg(clip: np.ndarray, quality: int) -> dict[str, bytes]:
     return out
 
 
+def to_i420(frame: np.ndarray) -> np.ndarray:
+    """RGB -> planar YUV 4:2:0 (BT.601 limited range, what decoders assume for untagged video), shape (1.5H, W).
+
+    Done with OpenCV rather than inside the encoder: FFmpeg's swscale path gave run-to-run different bytes here,
+    which would break reproducible shards.
+    """
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+
+
 @encoder("mp4-pyav")
 def encode_mp4_pyav(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
     import av
@@ -66,26 +75,37 @@ def encode_mp4_pyav(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str,
         stream.codec_context.thread_count = 1
         stream.options = {"crf": str(codec.crf), "preset": codec.preset}
         for t, frame in enumerate(clip):
-            # Convert with OpenCV (BT.601, limited range, what decoders assume for untagged video): PyAV's
-            # swscale path gave run-to-run different bytes here, which would break reproducible shards.
-            yuv = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+            yuv = av.VideoFrame.from_ndarray(to_i420(frame), format="yuv420p")
             yuv.pts = t
             container.mux(stream.encode(yuv))
         container.mux(stream.encode(None))
     return {"mp4": buf.getvalue()}
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg on PATH, else the binary the imageio-ffmpeg package ships, else a UserError."""
+    exe = shutil.which("ffmpeg")
+    if exe:
+        return exe
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise UserError("--codec-backend ffmpeg needs an ffmpeg executable on PATH; install it or use "
+                        "--codec-backend pyav") from None
+
+
 @encoder("mp4-ffmpeg")
 def encode_mp4_ffmpeg(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
-    """One system ffmpeg process per clip, for encoders the PyAV wheel lacks. Needs ffmpeg on PATH."""
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise UserError("--codec-backend ffmpeg needs an ffmpeg executable on PATH; install it or use --codec-backend pyav")
+    """One ffmpeg process per clip, for encoders the PyAV wheel lacks (slower: a process start per clip)."""
+    exe = ffmpeg_exe()
     t, h, w, _ = clip.shape
-    cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+    cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(codec.crf), "-preset", codec.preset, "-threads", "1",
            "-fflags", "+bitexact", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "-"]
-    done = subprocess.run(cmd, input=np.ascontiguousarray(clip).tobytes(), capture_output=True, check=False)
+    raw = b"".join(to_i420(frame).tobytes() for frame in clip)
+    done = subprocess.run(cmd, input=raw, capture_output=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace').strip()}")
     return {"mp4": done.stdout}

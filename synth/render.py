@@ -8,19 +8,21 @@ from .motion import Motion, color_matrices, cutmix_boxes, frame_homographies
 
 BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 
-# Sources are reduced to this multiple of the output size before warping: enough detail for zooming in, and a
-# bounded minification for bilinear sampling (which aliases when shrinking by much more than 2x).
+# Sources whose shorter side exceeds MAX_MINIFY * OVERSAMPLE * size are first area-reduced to OVERSAMPLE * size:
+# bilinear warps alias when they shrink by much more than 2x, and smaller sources warp faster. Sources below that
+# are warped as they are (an area resize costs more than the warps it would save).
 OVERSAMPLE = 1.25
+MAX_MINIFY = 2.0
 
 
 def prepare_source(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Area-downscale so the shorter side is at most OVERSAMPLE * size (never upscale); add a padding channel.
+    """Area-downscale large sources (see OVERSAMPLE; never upscale) and add a padding channel.
 
     OpenCV's warps have a vectorised path for 4-channel uint8 that is over twice as fast as 3-channel.
     """
     h, w = rgb.shape[:2]
     limit = round(OVERSAMPLE * size)
-    if min(h, w) > limit:
+    if min(h, w) > MAX_MINIFY * limit:
         f = limit / min(h, w)
         rgb = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)

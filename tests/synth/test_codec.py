@@ -43,3 +43,10 @@ def test_jpg_frames_round_trip_in_order() -> None:
     assert list(members) == frame_extensions(12) == [f"f{t:02d}.jpg" for t in range(12)]
     back = decode_members(members)
     assert back.shape == clip.shape and np.abs(back.astype(int) - clip).mean() < 3
+
+
+def test_ffmpeg_backend_writes_h264_that_pyav_decodes() -> None:
+    clip = moving_clip()
+    data = encode(clip, 8, CodecConfig(backend="ffmpeg"))["mp4"]
+    back = decode_members({"mp4": data})
+    assert back.shape == clip.shape and np.abs(back.astype(int) - clip).mean() < 4
