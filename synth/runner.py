@@ -195,7 +195,8 @@ def _start_ray(workers: int | None, address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    env = {"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [
+    one_thread = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {"env_vars": {**one_thread, "PYTHONPATH": os.pathsep.join(filter(None, [
         str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))}}
     try:
         if address:
