@@ -44,12 +44,8 @@ class SourceCard:
                 f"source '{self.name}' not found at {where} (data root from --data-root or $PSEUDOMOTION_DATA_ROOT); "
                 f"{self.get.replace('DATA_ROOT', str(root))} Offline, use the built-in --images {self.offline}")
         if self.layout == "tar":
-            source = TarSource(str(where))
-        else:
-            source = FolderSource(where, labels=self.layout == "folder-labels", min_side=min_side)
-        source.min_side = min_side
-        source.card = self.describe()
-        return source
+            return TarSource(str(where), min_side=min_side, card=self.describe())
+        return FolderSource(where, labels=self.layout == "folder-labels", min_side=min_side, card=self.describe())
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "license": self.license, "citation": self.citation}

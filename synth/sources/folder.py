@@ -35,7 +35,8 @@ class FolderSource:
 
     name = "folder"
 
-    def __init__(self, root: str | Path, *, labels: bool = False, min_side: int = 224):
+    def __init__(self, root: str | Path, *, labels: bool = False, min_side: int = 224,
+                 card: dict[str, Any] | None = None):
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise UserError(f"{root}: not a directory; pass a folder of images (jpg, png, webp, bmp, tif)")
@@ -44,6 +45,7 @@ class FolderSource:
             raise UserError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}); check the path")
         self.labels = labels
         self.min_side = min_side
+        self.card = card  # licence and citation of a named dataset, for the manifest
         self.classes = sorted({p.split("/")[0] for p in self.paths if "/" in p}) if labels else []
         if labels and not self.classes:
             raise UserError(f"{root}: labels from sub-folders asked for, but all images lie directly in the folder")
@@ -69,4 +71,4 @@ class FolderSource:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "folder", "root": str(self.root), "images": len(self), "labels": self.labels,
-                "classes": self.classes}
+                "classes": self.classes, "card": self.card}

@@ -51,13 +51,14 @@ class TarSource:
 
     name = "tar"
 
-    def __init__(self, spec: str, *, min_side: int = 224):
+    def __init__(self, spec: str, *, min_side: int = 224, card: dict[str, Any] | None = None):
         self.tars = [p.resolve() for p in expand_tar_spec(spec)]
         self.members = [m for i, p in enumerate(self.tars) for m in index_tar(p, i)]
         if not self.members:
             raise UserError(f"{spec}: the tar files hold no images ({', '.join(IMAGE_EXTENSIONS)})")
         self.spec = spec
         self.min_side = min_side
+        self.card = card  # licence and citation of a named dataset, for the manifest
 
     def __len__(self) -> int:
         return len(self.members)
@@ -83,4 +84,4 @@ class TarSource:
         return sha256_hex("tar-v1", *parts)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "tar", "files": [str(p) for p in self.tars], "images": len(self)}
+        return {"kind": "tar", "files": [str(p) for p in self.tars], "images": len(self), "card": self.card}

@@ -150,3 +150,27 @@ def test_unwritable_output_is_one_line(synth_cli, image_folder: Path, tmp_path: 
         target = str(tmp_path / "ro" / "out")
     code, _, err = synth_cli("render", "--images", image_folder, "--out", target, *SMALL)
     assert code == 2 and "cannot" in err and err.count("\n") == 1
+
+
+def test_named_source_present_renders_with_its_licence(synth_cli, tmp_path: Path) -> None:
+    from conftest import write_images
+
+    write_images(tmp_path / "root" / "fractaldb" / "cat_a", 2)
+    write_images(tmp_path / "root" / "fractaldb" / "cat_b", 2)
+    out = tmp_path / "out"
+    code, _, err = synth_cli("render", "--images", "fractaldb", "--data-root", tmp_path / "root", "--out", out, *SMALL)
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"]["card"]["license"] == "CC-BY 4.0" and manifest["source"]["classes"] == ["cat_a", "cat_b"]
+    code, stdout, _ = synth_cli("info", out)
+    assert "CC-BY 4.0" in stdout and "Kataoka" in stdout
+
+
+def test_recipe_with_flag_overrides(synth_cli, tmp_path: Path) -> None:
+    recipe = Path(__file__).resolve().parents[2] / "manifests" / "recipes" / "fractal-builtin.yaml"
+    out = tmp_path / "out"
+    code, _, err = synth_cli("render", "--recipe", recipe, "--images", "fractal:categories=2,instances=2",
+                             "--num-videos", 3, "--out", out, *SMALL)
+    assert code == 0, err
+    cfg = json.loads((out / "manifest.json").read_text())["config"]
+    assert (cfg["name"], cfg["num_videos"], cfg["frames"], cfg["shard_size"]) == ("pmg-fractal", 3, 4, 500)
