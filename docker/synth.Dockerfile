@@ -1,0 +1,13 @@
+# CPU-only rendering image (no torch): `synth render ...` on a laptop, a batch node or a Ray cluster.
+#   docker build -f docker/synth.Dockerfile -t pseudomotion-synth .
+FROM python:3.11-slim
+WORKDIR /opt/pseudomotion
+COPY pyproject.toml constraints.txt README.md ./
+COPY synth ./synth
+COPY train ./train
+COPY eval ./eval
+COPY manifests ./manifests
+RUN pip install --no-cache-dir -c constraints.txt '.[synth]'
+ENV PSEUDOMOTION_SOURCE_CARDS=/opt/pseudomotion/manifests/sources \
+    PSEUDOMOTION_DATA_ROOT=/data
+ENTRYPOINT ["synth"]
