@@ -174,3 +174,13 @@ def test_recipe_with_flag_overrides(synth_cli, tmp_path: Path) -> None:
     assert code == 0, err
     cfg = json.loads((out / "manifest.json").read_text())["config"]
     assert (cfg["name"], cfg["num_videos"], cfg["frames"], cfg["shard_size"]) == ("pmg-fractal", 3, 4, 500)
+
+
+def test_synth_renders_without_torch(image_folder: Path, tmp_path: Path) -> None:
+    """Rendering workers are CPU-only images without torch: nothing in synth may import it."""
+    code = ("import sys; sys.modules['torch'] = None; from synth.cli import main; "
+            f"sys.exit(main(['render', '--images', {str(image_folder)!r}, '--out', {str(tmp_path / 'o')!r}, "
+            "'--frames', '4', '--size', '32', '--workers', '0']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "torch" not in done.stderr
