@@ -30,7 +30,7 @@ def encoder(name: str) -> Callable[[Encoder], Encoder]:
 
 
 def encode(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
-    """(T, H, W, 3) uint8 -> WebDataset members {extension: bytes}: {'mp4': ...} or {'f00.jpg': ..., ...}."""
+    """(T, H, W, 3 or 4) uint8 RGB(X) -> WebDataset members {extension: bytes}: {'mp4': ...} or {'f00.jpg': ...}."""
     if codec.format == "jpg":
         return encode_jpg(clip, codec.jpeg_quality)
     name = "mp4-" + codec.backend
@@ -48,18 +48,19 @@ def frame_extensions(frames: int) -> list[str]:
 def encode_jpg(clip: np.ndarray, quality: int) -> dict[str, bytes]:
     out = {}
     for ext, frame in zip(frame_extensions(len(clip)), clip):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGBA2BGR if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
         out[ext] = buf.tobytes()
     return out
 
 
 def to_i420(frame: np.ndarray) -> np.ndarray:
-    """RGB -> planar YUV 4:2:0 (BT.601 limited range, what decoders assume for untagged video), shape (1.5H, W).
+    """RGB(X) -> planar YUV 4:2:0 (BT.601 limited range, what decoders assume for untagged video), shape (1.5H, W).
 
     Done with OpenCV rather than inside the encoder: FFmpeg's swscale path gave run-to-run different bytes here,
     which would break reproducible shards.
     """
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+    return cv2.cvtColor(frame, cv2.COLOR_RGBA2YUV_I420 if frame.shape[2] == 4 else cv2.COLOR_RGB2YUV_I420)
 
 
 @encoder("mp4-pyav")
@@ -100,7 +101,7 @@ def ffmpeg_exe() -> str:
 def encode_mp4_ffmpeg(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
     """One ffmpeg process per clip, for encoders the PyAV wheel lacks (slower: a process start per clip)."""
     exe = ffmpeg_exe()
-    t, h, w, _ = clip.shape
+    h, w = clip.shape[1:3]
     cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(codec.crf), "-preset", codec.preset, "-threads", "1",
            "-fflags", "+bitexact", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "-"]

@@ -34,12 +34,23 @@ def render_clip(rgb: np.ndarray, motion: Motion, *, frames: int, size: int, bord
 
     `partner` is the second image for cutmix (required for it, ignored otherwise).
     """
+    clip = render_rgbx(rgb, motion, frames=frames, size=size, border=border, max_fit_zoom=max_fit_zoom,
+                       partner=partner)
+    return np.ascontiguousarray(clip[..., :3])
+
+
+def render_rgbx(rgb: np.ndarray, motion: Motion, *, frames: int, size: int, border: str = "reflect",
+                max_fit_zoom: float = 1.5, partner: np.ndarray | None = None) -> np.ndarray:
+    """As render_clip, but (T, size, size, 4) with a padding 4th channel: the layout OpenCV's fast paths want.
+
+    The sample pipeline stays in this layout through Mixup and converts once, when encoding.
+    """
     src = prepare_source(rgb, size)
     clip = warp_frames(src, motion, frames=frames, size=size, border=border, max_fit_zoom=max_fit_zoom)
     colors = color_matrices(motion, frames)
     if colors is not None:
         for t in range(frames):
-            clip[t] = cv2.transform(clip[t], colors[t][:3])  # 3x4 affine per pixel, saturating to uint8
+            cv2.transform(clip[t], _rgbx_matrix(colors[t]), dst=clip[t])  # affine per pixel, saturating
     boxes = cutmix_boxes(motion, size, frames)
     if boxes is not None:
         if partner is None:
@@ -52,26 +63,31 @@ def render_clip(rgb: np.ndarray, motion: Motion, *, frames: int, size: int, bord
     return clip
 
 
+def _rgbx_matrix(color: np.ndarray) -> np.ndarray:
+    """A 4x4 RGB affine colour matrix as the 4x5 matrix cv2.transform applies to RGBX pixels (X passes through)."""
+    m = np.zeros((4, 5))
+    m[:3, :3], m[:3, 4], m[3, 3] = color[:3, :3], color[:3, 3], 1.0
+    return m
+
+
 def warp_frames(src: np.ndarray, motion: Motion, *, frames: int, size: int, border: str,
                 max_fit_zoom: float) -> np.ndarray:
-    """Sample every frame once from the (RGBA) source through its homography -> (T, size, size, 3) uint8."""
+    """Sample every frame once from the RGBX source through its homography -> (T, size, size, 4) uint8."""
     homs = frame_homographies(motion, src.shape[:2], size, frames, max_fit_zoom)
     affine = np.allclose(homs[:, 2], [0, 0, 1])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    scratch = np.empty((size, size, 4), dtype=np.uint8)
-    out = np.empty((frames, size, size, 3), dtype=np.uint8)
+    out = np.empty((frames, size, size, 4), dtype=np.uint8)
     for t in range(frames):
         if affine:
-            cv2.warpAffine(src, homs[t][:2], (size, size), dst=scratch, flags=flags, borderMode=BORDERS[border])
+            cv2.warpAffine(src, homs[t][:2], (size, size), dst=out[t], flags=flags, borderMode=BORDERS[border])
         else:
-            cv2.warpPerspective(src, homs[t], (size, size), dst=scratch, flags=flags, borderMode=BORDERS[border])
-        cv2.cvtColor(scratch, cv2.COLOR_RGBA2RGB, dst=out[t])
+            cv2.warpPerspective(src, homs[t], (size, size), dst=out[t], flags=flags, borderMode=BORDERS[border])
     return out
 
 
 def mixup(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
     """Frame-wise Mixup: lam * a + (1 - lam) * b with one lambda for every frame, rounded to uint8."""
     out = np.empty_like(a)
-    for t in range(a.shape[0]):
-        cv2.addWeighted(a[t], lam, b[t], 1.0 - lam, 0.0, dst=out[t])
+    flat = (a.shape[0] * a.shape[1], -1)  # one call over all frames: rows = frames x height
+    cv2.addWeighted(a.reshape(flat), lam, b.reshape(flat), 1.0 - lam, 0.0, dst=out.reshape(flat))
     return out

@@ -12,7 +12,7 @@ from .codec import encode
 from .config import RenderConfig
 from .errors import BadImage, UserError
 from .motion import TRANSFORMS, Motion, sample_motion
-from .render import mixup, render_clip
+from .render import mixup, render_rgbx
 from .sources.base import ImageSource, SourceImage
 
 KEY_DIGITS = 9
@@ -65,7 +65,7 @@ class Sample:
 
 
 def render_sample(cfg: RenderConfig, cache: ImageCache, index: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """(T, S, S, 3) uint8 clip and its JSON metadata. Every random draw happens before any image is read."""
+    """(T, S, S, 4) uint8 RGBX clip and its JSON metadata. Every random draw happens before any image is read."""
     rng = np.random.default_rng([cfg.seed, index])
     n = len(cache.source)
     m = cfg.motion
@@ -89,7 +89,7 @@ def render_sample(cfg: RenderConfig, cache: ImageCache, index: int) -> tuple[np.
 
 def _clip(cfg: RenderConfig, cache: ImageCache, image: SourceImage, motion: Motion, cut_partner: int) -> np.ndarray:
     partner = cache.load_usable(cut_partner).rgb if TRANSFORMS[motion.transform].kind == "cutmix" else None
-    return render_clip(image.rgb, motion, frames=cfg.frames, size=cfg.size, border=cfg.motion.border,
+    return render_rgbx(image.rgb, motion, frames=cfg.frames, size=cfg.size, border=cfg.motion.border,
                        max_fit_zoom=cfg.motion.max_fit_zoom, partner=partner)
 
 
