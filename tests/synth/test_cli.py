@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SMALL
+from sample_images import SMALL
 from PIL import Image
 
 

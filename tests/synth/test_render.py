@@ -15,7 +15,7 @@ import av
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
-from conftest import SMALL
+from sample_images import SMALL
 
 from synth.shards import sidecar_path
 
@@ -49,7 +49,7 @@ def test_render_writes_readable_shards_manifest_and_index(synth_cli, image_folde
 
 
 def test_labels_from_subfolders_become_cls(synth_cli, tmp_path: Path) -> None:
-    from conftest import write_images
+    from sample_images import write_images
 
     write_images(tmp_path / "imgs", 6, classes=3)
     out = tmp_path / "out"
@@ -153,7 +153,7 @@ def test_unwritable_output_is_one_line(synth_cli, image_folder: Path, tmp_path: 
 
 
 def test_named_source_present_renders_with_its_licence(synth_cli, tmp_path: Path) -> None:
-    from conftest import write_images
+    from sample_images import write_images
 
     write_images(tmp_path / "root" / "fractaldb" / "cat_a", 2)
     write_images(tmp_path / "root" / "fractaldb" / "cat_b", 2)
