@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
-from .config import from_dict, load_recipe, merge
+from .config import from_dict, load_yaml, merge
 from .errors import UserError
 from .motion import TRANSFORMS
 
@@ -52,7 +52,7 @@ def cmd_render(a: argparse.Namespace) -> int:
     from .runner import render
     from .sources import open_source
 
-    data = merge(load_recipe(a.recipe) if a.recipe else {}, render_overrides(a))
+    data = merge(load_yaml(a.recipe) if a.recipe else {}, render_overrides(a))
     if not data.get("images"):
         raise UserError("--images is required (a folder, tar files, fractal, procedural, or a named source)")
     cfg = from_dict(data).validate()

@@ -116,17 +116,19 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**data)
 
 
-def load_recipe(path: str | Path) -> dict[str, Any]:
-    """Read a YAML recipe into plain data (validated when merged with the CLI overrides)."""
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config or recipe file as plain data (validated later); an empty file is an empty mapping."""
     try:
         data = yaml.safe_load(Path(path).read_text())
     except OSError as e:
-        raise UserError(f"{path}: cannot read recipe ({e.strerror}); check the path") from None
+        raise UserError(f"{path}: cannot read the file ({e.strerror}); check the path") from None
     except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({e}); fix the recipe") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a recipe must be a YAML mapping of config fields")
-    return data
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}: not valid YAML{where} ({getattr(e, 'problem', None) or e}); fix the file") from None
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"{path}: must be a YAML mapping of config fields, e.g. 'frames: 16'")
+    return data or {}
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

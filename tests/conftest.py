@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 from sample_images import write_images
 
 
@@ -19,12 +20,4 @@ def synth_cli(capsys: pytest.CaptureFixture):
     """Run `synth ARGS` in-process; returns (exit code, stdout, stderr)."""
     from synth.cli import main
 
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:  # argparse usage errors
-            code = e.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return cli_runner(main, capsys)

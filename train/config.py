@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from synth.config import merge
+from synth.config import load_yaml, merge
 from synth.errors import UserError
 from synth.shards import write_atomic
 from train.data import DataConfig, resolve_shards
@@ -218,21 +218,6 @@ def with_manifest_shape(data: dict[str, Any]) -> dict[str, Any]:
         if section.get(key) is None and rendered.get(key) is not None:
             section[key] = rendered[key]
     return {**data, "data": section}
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML config file as plain data; an empty file is an empty config."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise UserError(f"{path}: cannot read the config ({e.strerror}); check the path") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where} ({getattr(e, 'problem', None) or e}); fix the file") from None
-    if data is not None and not isinstance(data, dict):
-        raise UserError(f"{path}: a config is a YAML mapping of sections, e.g. 'optim: {{lr: 0.001}}'")
-    return data or {}
 
 
 def resolve(overrides: dict[str, Any], *, config_file: str | None = None,

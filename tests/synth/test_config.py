@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.config import RenderConfig, from_dict, load_recipe, merge
+from synth.config import RenderConfig, from_dict, load_yaml, merge
 from synth.errors import UserError
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "recipes").glob("*.yaml"))
@@ -13,7 +13,7 @@ RECIPES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "recipes")
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_checked_in_recipes_are_valid_paper_settings(recipe: Path) -> None:
-    cfg = from_dict(load_recipe(recipe)).validate()
+    cfg = from_dict(load_yaml(recipe)).validate()
     assert (cfg.frames, cfg.size, cfg.num_videos) == (16, 224, 100000)
     assert cfg.motion.transforms == {"zoom": 1.0, "affine": 1.0} and cfg.motion.mixup
 
@@ -32,7 +32,7 @@ def test_unknown_fields_and_bad_values_are_user_errors(tmp_path: Path) -> None:
         RenderConfig(frames=1).validate()
     (tmp_path / "r.yaml").write_text("- a list\n")
     with pytest.raises(UserError, match="mapping"):
-        load_recipe(tmp_path / "r.yaml")
+        load_yaml(tmp_path / "r.yaml")
 
 
 def test_config_hash_ignores_nothing_that_changes_bytes() -> None:

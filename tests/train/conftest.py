@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 
 from synth.cli import main as synth_main
 
@@ -26,12 +27,4 @@ def train_cli(capsys: pytest.CaptureFixture):
     """Run `train-vmae ARGS` in-process; returns (exit code, stdout, stderr)."""
     from train.cli import main
 
-    def run(*args: object) -> tuple[int, str, str]:
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:  # argparse usage errors
-            code = e.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return cli_runner(main, capsys)
