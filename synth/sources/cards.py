@@ -43,7 +43,7 @@ class SourceCard:
             raise UserError(
                 f"source '{self.name}' not found at {where} (data root from --data-root or $PSEUDOMOTION_DATA_ROOT); "
                 f"{self.get.replace('DATA_ROOT', str(root))} Offline, use the built-in --images {self.offline}")
-        if self.layout == "tar":
+        if self.layout == "tar" and any(where.rglob("*.tar")):  # as distributed; else already unpacked
             return TarSource(str(where), min_side=min_side, card=self.describe())
         return FolderSource(where, labels=self.layout == "folder-labels", min_side=min_side, card=self.describe())
 

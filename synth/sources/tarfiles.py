@@ -22,12 +22,12 @@ class Member:
 
 
 def expand_tar_spec(spec: str) -> list[Path]:
-    """A .tar path, a glob, a brace pattern (a-{000..009}.tar) or a folder holding .tar files -> sorted paths."""
+    """A .tar path, a glob, a brace pattern (a-{000..009}.tar) or a folder with .tar files below it -> sorted paths."""
     from braceexpand import braceexpand
 
     path = Path(spec).expanduser()
     if path.is_dir():
-        found = sorted(path.glob("*.tar"))
+        found = sorted(path.rglob("*.tar"))
     else:
         found = sorted({Path(p) for pat in braceexpand(str(path)) for p in glob.glob(pat)})
     if not found:

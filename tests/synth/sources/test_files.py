@@ -104,3 +104,18 @@ def test_missing_paths_are_user_errors(tmp_path: Path) -> None:
         FolderSource(tmp_path)
     with pytest.raises(UserError, match="no tar files"):
         TarSource(str(tmp_path / "*.tar"))
+
+
+def test_pass_card_reads_tars_below_the_folder_or_unpacked_images(tmp_path: Path) -> None:
+    nested = tmp_path / "root" / "pass" / "PASS_dataset"
+    nested.mkdir(parents=True)
+    with tarfile.open(nested / "0.tar", "w") as tar:
+        data = encoded(Image.new("RGB", (24, 24)), "JPEG")
+        info = tarfile.TarInfo("0/000001.jpg")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    src = open_source("pass", data_root_dir=str(tmp_path / "root"), min_side=16)
+    assert isinstance(src, TarSource) and len(src) == 1 and src.describe()["card"]["name"] == "pass"
+    (nested / "0.tar").unlink()
+    Image.new("RGB", (24, 24)).save(nested / "x.jpg")
+    assert isinstance(open_source("pass", data_root_dir=str(tmp_path / "root"), min_side=16), FolderSource)
