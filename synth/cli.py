@@ -69,6 +69,31 @@ def cmd_render(a: argparse.Namespace) -> int:
 
 
 @command
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from .manifest import load_manifest, shard_path
+    from .runner import render
+    from .shards import file_sha256
+    from .sources import open_source
+
+    folder = Path(a.dataset)
+    manifest = load_manifest(folder)
+    folder = folder if folder.is_dir() else folder.parent
+    cfg = from_dict({**manifest["config"], **({"images": a.images} if a.images else {})}).validate()
+    source = open_source(cfg.images, data_root_dir=a.data_root, min_side=cfg.size, labels=cfg.labels)
+    expected = manifest["source"]["fingerprint"]
+    if source.fingerprint() != expected:
+        raise UserError(f"--images {cfg.images}: these images differ from the ones {folder} was rendered from "
+                        f"(fingerprint {source.fingerprint()[:16]} vs {expected[:16]}); point --images at the same images")
+    fresh = render(cfg, source, Path(a.out), workers=a.workers, ray_address=a.ray_address, progress=a.progress)
+    differ = [s["path"] for s, f in zip(manifest["shards"], fresh["shards"])
+              if file_sha256(shard_path(folder, s["path"])) != f["sha256"] or s["sha256"] != f["sha256"]]
+    for path in differ:
+        print(f"{path}: differs from the original")
+    print(f"{a.out}: {'FAILED, ' + str(len(differ)) + ' shard(s) differ' if differ else 'byte-identical to ' + str(folder)}")
+    return 1 if differ else 0
+
+
+@command
 def cmd_verify(a: argparse.Namespace) -> int:
     from .manifest import verify
 
@@ -158,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="delete a previous render in --out and start over")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
+
+    rp = sub.add_parser("reproduce", help="re-render a dataset from its manifest and check every shard is identical")
+    rp.add_argument("dataset", help="dataset folder or its manifest.json")
+    rp.add_argument("--out", required=True, help="where to re-render")
+    rp.add_argument("--images", help="the source images, if they moved since (their fingerprint must match)")
+    rp.add_argument("--data-root")
+    rp.add_argument("--workers", type=int)
+    rp.add_argument("--ray-address")
+    rp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
     v = sub.add_parser("verify", help="check every shard against the manifest (exit 1 on any mismatch)")
     v.add_argument("dir")

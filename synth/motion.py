@@ -142,8 +142,11 @@ def transform_ranges(name: str, overrides: dict[str, dict[str, list[float]]]) ->
 
 def sample_motion(rng: np.random.Generator, weights: dict[str, float],
                   overrides: dict[str, dict[str, list[float]]] | None = None) -> Motion:
-    """Draw one transform by weight, then each parameter uniformly from its range."""
-    names = list(weights)
+    """Draw one transform by weight, then each parameter uniformly from its range.
+
+    Names are sorted so that the draw depends on the weights, not on the order they were written in.
+    """
+    names = sorted(weights)
     p = np.array([weights[n] for n in names], dtype=np.float64)
     name = names[rng.choice(len(names), p=p / p.sum())]
     ranges = transform_ranges(name, overrides or {})

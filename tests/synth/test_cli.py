@@ -70,3 +70,15 @@ def test_sources_lists_builtins_and_cards(synth_cli, tmp_path: Path) -> None:
 def test_usage_errors_exit_2(synth_cli) -> None:
     assert synth_cli("render", "--images", "x")[0] == 2  # --out missing
     assert synth_cli("frobnicate")[0] == 2
+
+
+def test_reproduce_rerenders_byte_identical_and_checks_the_source_first(synth_cli, dataset: Path,
+                                                                        image_folder: Path, tmp_path: Path) -> None:
+    code, out, err = synth_cli("reproduce", dataset, "--out", tmp_path / "again", "--workers", 0)
+    assert code == 0 and "byte-identical" in out, err
+    moved = tmp_path / "moved"
+    image_folder.rename(moved)
+    assert synth_cli("reproduce", dataset, "--images", moved, "--out", tmp_path / "a2", "--workers", 0)[0] == 0
+    (moved / "img000.png").write_bytes((moved / "img001.jpg").read_bytes())
+    code, _, err = synth_cli("reproduce", dataset, "--images", moved, "--out", tmp_path / "a3", "--workers", 0)
+    assert code == 2 and "differ from the ones" in err

@@ -113,3 +113,9 @@ def test_motion_draw_is_deterministic_and_respects_weights_and_ranges() -> None:
 
 def test_all_eight_paper_transforms_are_registered() -> None:
     assert set(TRANSFORMS) == {"identity", "slide", "zoom", "fade", "affine", "perspective", "color_jitter", "cutmix"}
+
+
+def test_the_order_transforms_are_listed_in_does_not_change_the_draw() -> None:
+    a = sample_motion(np.random.default_rng(5), {"zoom": 1.0, "affine": 2.0})
+    b = sample_motion(np.random.default_rng(5), {"affine": 2.0, "zoom": 1.0})
+    assert a == b
