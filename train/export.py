@@ -1,6 +1,7 @@
 """The pre-trained encoder of a training checkpoint, written for fine-tuning in one of three layouts.
 
-- pseudomotion: {'format', 'model_config', 'encoder'} for `load_encoder` (plain data, weights_only loadable).
+- pseudomotion: {'format', 'model_config', 'encoder', 'step', 'config'} for `load_encoder` (plain data,
+  weights_only loadable); 'config' is the run's, so evaluations can name the pre-training data.
 - videomae: {'model': state dict} with `encoder.`-prefixed keys, what the official MCG-NJU/VideoMAE fine-tuning
   script (`--finetune`) reads.
 - transformers: a folder `transformers.VideoMAEModel.from_pretrained` loads offline (config.json and
@@ -30,7 +31,7 @@ def encoder_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
 def export_pseudomotion(state: dict[str, Any], out: Path) -> Path:
     encoder = {k.removeprefix("encoder."): v for k, v in encoder_state(state).items()}
     save_atomic({"format": ENCODER_FORMAT, "model_config": state["model_config"], "encoder": encoder,
-                 "step": state["step"]}, out)
+                 "step": state["step"], "config": state["config"]}, out)
     return out
 
 

@@ -22,17 +22,24 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if param.ndim <= 1 or name.endswith(NO_DECAY_NAMES):
+        if no_weight_decay(name, param):
             no_decay.append(param)
         else:
             decay.append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW over param_groups; the fused CUDA kernel on GPU. The lr is set per step by `set_lr`."""
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=0.0, betas=cfg.betas, eps=cfg.eps,
-                             fused=device.type == "cuda" or None)
+def no_weight_decay(name: str, param: nn.Parameter) -> bool:
+    """Norms, biases (ndim <= 1), position embeddings and the mask token get no weight decay."""
+    return param.ndim <= 1 or name.endswith(NO_DECAY_NAMES)
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig, device: torch.device,
+                    groups: list[dict] | None = None) -> torch.optim.AdamW:
+    """AdamW over `groups` (default: param_groups); the fused CUDA kernel on GPU. The lr is set per step by
+    `set_lr`."""
+    groups = param_groups(model, cfg.weight_decay) if groups is None else groups
+    return torch.optim.AdamW(groups, lr=0.0, betas=cfg.betas, eps=cfg.eps, fused=device.type == "cuda" or None)
 
 
 def peak_lr(cfg: OptimConfig, global_batch: int) -> float:
@@ -52,5 +59,6 @@ def lr_at(step: int, total: int, peak: float, cfg: OptimConfig) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """lr on every group, times the group's 'lr_scale' where it has one (layer-wise lr decay in fine-tuning)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
