@@ -29,7 +29,7 @@ demo: $(VENV)/.installed
 	stage info $(VENV)/bin/synth info $(DEMO)/shards; \
 	stage preview $(VENV)/bin/synth preview $(DEMO)/shards --out $(DEMO)/preview.png; \
 	stage pretrain $(VENV)/bin/train-vmae --shards $(DEMO)/shards --out $(DEMO)/pretrain --model tiny --steps 1000 \
-	  --batch-size 32 --lr 1.5e-3 --workers 2 --device cpu --seed 0 --overwrite; \
+	  --batch-size 32 --lr 3e-4 --workers 2 --device cpu --seed 0 --overwrite; \
 	stage finetune-pretrained finetune --checkpoint $(DEMO)/pretrain --out $(DEMO)/finetune-pretrained; \
 	stage finetune-scratch finetune --checkpoint scratch --model tiny --out $(DEMO)/finetune-scratch; \
 	stage report $(VENV)/bin/eval-vmae report $(DEMO)/finetune-pretrained $(DEMO)/finetune-scratch \
