@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 from fractions import Fraction
 from typing import Callable
 
@@ -99,17 +98,25 @@ def ffmpeg_exe() -> str:
 
 @encoder("mp4-ffmpeg")
 def encode_mp4_ffmpeg(clip: np.ndarray, fps: int, codec: CodecConfig) -> dict[str, bytes]:
-    """One ffmpeg process per clip, for encoders the PyAV wheel lacks (slower: a process start per clip)."""
-    exe = ffmpeg_exe()
+    """One ffmpeg process per clip through ffmpeg-python (the `ffmpeg` extra), for encoders the PyAV wheel lacks.
+
+    Slower than PyAV (a process start per clip); fragmented MP4 because the output is a pipe, not a seekable file.
+    """
+    try:
+        import ffmpeg
+    except ImportError:
+        raise UserError("--codec-backend ffmpeg needs ffmpeg-python: pip install 'pseudomotion[ffmpeg]', or use "
+                        "--codec-backend pyav") from None
     h, w = clip.shape[1:3]
-    cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(codec.crf), "-preset", codec.preset, "-threads", "1",
-           "-fflags", "+bitexact", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "-"]
+    stream = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{w}x{h}", r=fps).output(
+        "pipe:", format="mp4", vcodec="libx264", pix_fmt="yuv420p", crf=codec.crf, preset=codec.preset, threads=1,
+        fflags="+bitexact", movflags="frag_keyframe+empty_moov", loglevel="error")
     raw = b"".join(to_i420(frame).tobytes() for frame in clip)
-    done = subprocess.run(cmd, input=raw, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace').strip()}")
-    return {"mp4": done.stdout}
+    try:
+        out, _ = stream.run(cmd=ffmpeg_exe(), input=raw, capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as e:
+        raise RuntimeError(f"ffmpeg failed: {e.stderr.decode(errors='replace').strip()}") from None
+    return {"mp4": out}
 
 
 def decode_mp4(data: bytes) -> np.ndarray:
