@@ -35,7 +35,8 @@ import webdataset as wds
 from synth.codec import encode
 from synth.config import CodecConfig
 from train.augment import DeviceAugment
-from train.data import DataConfig, decode_mp4, make_loader, resolve_shards
+from train.data import DataConfig, decode_mp4, make_loader
+from train.shards import resolve_shards
 
 PER_SHARD = 64
 

@@ -28,9 +28,9 @@ from torch import Tensor
 from synth.errors import UserError
 from train import checkpoint
 from train.convert import from_official, from_transformers
-from train.data import resolve_shards
 from train.export import ENCODER_FORMAT
 from train.model import MODEL_SIZES, VideoMAEConfig
+from train.shards import resolve_shards
 
 SCRATCH = "scratch"
 TRANSFORMERS_CONFIG = "config.json"

@@ -18,9 +18,10 @@ import yaml
 from synth.config import load_yaml, merge
 from synth.errors import UserError
 from synth.shards import write_atomic
-from train.data import DataConfig, resolve_shards
+from train.data import DataConfig
 from train.masking import DECODER_MASKS, MASKS
 from train.model import MODEL_SIZES, VideoMAEConfig
+from train.shards import resolve_shards
 
 CONFIG_FILE = "config.yaml"
 DEVICES = ("auto", "cpu", "cuda")
@@ -136,7 +137,7 @@ class LoopConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A whole pre-training run. shards: anything train.data.resolve_shards accepts. seed: model init, masks and
+    """A whole pre-training run. shards: anything train.shards.resolve_shards accepts. seed: model init, masks and
     crops (the data order has its own data.seed; --seed sets both)."""
 
     shards: str = ""

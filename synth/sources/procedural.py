@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import UserError
 from .base import SourceImage, sha256_hex
-from .shader_families import FAMILIES, Params, square_coords
+from .shader_families import FAMILIES
+from .shader_ops import Params, square_coords
 
 __all__ = ["ProceduralSource", "FAMILIES", "GENERATOR_VERSION"]
 

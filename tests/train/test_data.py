@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from synth.errors import UserError
 from train.augment import IMAGENET_MEAN, IMAGENET_STD, DeviceAugment
-from train.data import DataConfig, make_dataset, make_loader, rank_shards, resolve_shards
+from train.data import DataConfig, make_dataset, make_loader
+from train.shards import rank_shards, resolve_shards
 
 FRAMES, SIZE, PER_SHARD, SHARDS = 8, 32, 5, 4
 CFG = DataConfig(frames=FRAMES, size=SIZE, batch_size=4, shuffle_buffer=8, num_workers=0)

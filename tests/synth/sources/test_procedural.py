@@ -30,7 +30,7 @@ def test_every_family_renders_a_varied_uint8_image(family):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_families_return_finite_float_rgb_in_unit_range(family):
-    from synth.sources.shader_families import Params, square_coords
+    from synth.sources.shader_ops import Params, square_coords
 
     rgb = FAMILIES[family](square_coords(SIZE), Params(np.random.default_rng([5, 0])))
     assert rgb.shape == (SIZE, SIZE, 3) and rgb.dtype == np.float32
