@@ -20,7 +20,8 @@ from eval.synthmotion import NAME as SYNTHMOTION
 from synth.config import load_yaml, merge
 from synth.errors import UserError
 from synth.shards import write_atomic
-from train.config import LoopConfig, OptimConfig, _build, _plain
+from synth.config import build_dataclass, plain_data
+from train.config import LoopConfig, OptimConfig
 from train.model import MODEL_SIZES
 
 
@@ -191,7 +192,7 @@ class FinetuneConfig:
                             f"or --no-mixup")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return plain_data(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class LinearConfig:
             raise UserError(f"probe_batch={self.probe_batch}: must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return plain_data(dataclasses.asdict(self))
 
 
 EvalConfig = FinetuneConfig | LinearConfig
@@ -250,7 +251,7 @@ def resolve(protocol: str, overrides: dict[str, Any], *, config_file: str | None
     then the dataset's protocol defaults where still unset."""
     cls, defaults = PROTOCOLS[protocol]
     data = merge(merge(merge(defaults, saved or {}), load_yaml(config_file) if config_file else {}), overrides)
-    return _build(cls, with_dataset_defaults(data, protocol), "")
+    return build_dataclass(cls, with_dataset_defaults(data, protocol), "")
 
 
 def save_config(cfg: EvalConfig, path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,19 +102,42 @@ class RenderConfig:
 
 
 def from_dict(data: dict[str, Any]) -> RenderConfig:
-    """Build a config from nested plain data (YAML recipe, manifest); unknown keys are an error, not ignored."""
-    data = dict(data)
-    motion = _build(MotionConfig, data.pop("motion", {}) or {}, "motion")
-    codec = _build(CodecConfig, data.pop("codec", {}) or {}, "codec")
-    return _build(RenderConfig, {**data, "motion": motion, "codec": codec}, "config")
+    """Build a config from nested plain data (YAML recipe, manifest, CLI overrides)."""
+    return build_dataclass(RenderConfig, data, "")
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+def build_dataclass(cls: type, data: Any, where: str) -> Any:
+    """cls from a mapping, nested dataclasses included; unknown keys are an error, not ignored.
+
+    where: the dotted path for messages ('' at the top). Lists become tuples (frozen configs stay hashable).
+    """
+    name_of = where or "config"
+    if not isinstance(data, dict):
+        raise UserError(f"{name_of}: expected a mapping of fields, got {data!r}; fix the config file")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
     if unknown:
-        raise UserError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    return cls(**data)
+        raise UserError(f"{name_of}: unknown field(s) {', '.join(unknown)}; known: {', '.join(hints)}")
+    values = {}
+    for name, value in data.items():
+        if dataclasses.is_dataclass(hints[name]):
+            value = build_dataclass(hints[name], value or {}, f"{where}.{name}".lstrip("."))
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise UserError(f"{name_of}: {e}; fix the config file or flag") from None
+
+
+def plain_data(value: Any) -> Any:
+    """Tuples back to lists, recursively: the JSON/YAML shape of a config."""
+    if isinstance(value, dict):
+        return {k: plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    return value
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -8,14 +8,13 @@ time from this config, not stored in it.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from synth.config import load_yaml, merge
+from synth.config import build_dataclass, load_yaml, merge, plain_data
 from synth.errors import UserError
 from synth.shards import write_atomic
 from train.data import DataConfig
@@ -160,15 +159,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists) for YAML and checkpoints."""
-        return _plain(dataclasses.asdict(self))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return plain_data(dataclasses.asdict(self))
 
 
 def model_config(cfg: TrainConfig) -> VideoMAEConfig:
@@ -182,29 +173,7 @@ def model_config(cfg: TrainConfig) -> VideoMAEConfig:
 
 def from_dict(data: dict[str, Any]) -> TrainConfig:
     """Build a config from nested plain data (YAML, a checkpoint); unknown keys are an error, not ignored."""
-    return _build(TrainConfig, data, "")
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    """cls from a mapping, nested dataclasses included; where: the dotted path for messages ('' at the top)."""
-    name_of = where or "config"
-    if not isinstance(data, dict):
-        raise UserError(f"{name_of}: expected a mapping of fields, got {data!r}; fix the config file")
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
-        raise UserError(f"{name_of}: unknown field(s) {', '.join(unknown)}; known: {', '.join(hints)}")
-    values = {}
-    for name, value in data.items():
-        if dataclasses.is_dataclass(hints[name]):
-            value = _build(hints[name], value or {}, f"{where}.{name}".lstrip("."))
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise UserError(f"{name_of}: {e}; fix the config file or flag") from None
+    return build_dataclass(TrainConfig, data, "")
 
 
 def with_manifest_shape(data: dict[str, Any]) -> dict[str, Any]:
