@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eval.config import DATASET_DEFAULTS, EvalConfig, resolve, save_config
+from eval.config import DATASET_DEFAULTS, EvalConfig, resolve
 from eval.evaluate import RESULT, summary_line
 from eval.finetune import finetune
 from eval.linear import linear_probe
@@ -29,7 +29,7 @@ from eval.synthmotion import PROXY_NOTE
 from synth.errors import UserError
 from train import checkpoint
 from train.cli import Parser
-from train.config import CONFIG_FILE, load_saved
+from train.config import CONFIG_FILE, load_saved, save_config
 from train.loop import LossNotFinite
 from train.metrics import METRICS, TENSORBOARD
 from train.model import MODEL_SIZES

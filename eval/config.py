@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from eval.datasets import DATASETS
 from eval.pretrained import SCRATCH
 from eval.synthmotion import NAME as SYNTHMOTION
-from synth.config import load_yaml, merge
+from synth.config import build_dataclass, load_yaml, merge, plain_data
 from synth.errors import UserError
-from synth.shards import write_atomic
-from synth.config import build_dataclass, plain_data
 from train.config import LoopConfig, OptimConfig
 from train.model import MODEL_SIZES
 
@@ -253,6 +248,3 @@ def resolve(protocol: str, overrides: dict[str, Any], *, config_file: str | None
     data = merge(merge(merge(defaults, saved or {}), load_yaml(config_file) if config_file else {}), overrides)
     return build_dataclass(cls, with_dataset_defaults(data, protocol), "")
 
-
-def save_config(cfg: EvalConfig, path: Path) -> None:
-    write_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())

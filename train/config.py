@@ -201,7 +201,8 @@ def resolve(overrides: dict[str, Any], *, config_file: str | None = None,
     return from_dict(with_manifest_shape(merge(data, overrides)))
 
 
-def save_config(cfg: TrainConfig, path: Path) -> None:
+def save_config(cfg: Any, path: Path) -> None:
+    """Any run config with to_dict() (pre-training, fine-tuning, probing) as YAML, written atomically."""
     write_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
 
 
