@@ -57,7 +57,7 @@ def cmd_render(a: argparse.Namespace) -> int:
         raise UserError("--images is required (a folder, tar files, fractal, procedural, or a named source)")
     cfg = from_dict(data).validate()
     source = open_source(cfg.images, data_root_dir=a.data_root, min_side=cfg.size, labels=cfg.labels)
-    manifest = render(cfg, source, Path(a.out), workers=a.workers, ray_address=a.ray_address,
+    manifest = render(cfg, source, a.out, workers=a.workers, ray_address=a.ray_address,
                       overwrite=a.overwrite, progress=a.progress)
     t = manifest["totals"]
     r = manifest["render"]
@@ -70,23 +70,20 @@ def cmd_render(a: argparse.Namespace) -> int:
 
 @command
 def cmd_reproduce(a: argparse.Namespace) -> int:
-    from .manifest import load_manifest, shard_path
+    from .manifest import open_dataset
     from .runner import render
-    from .shards import file_sha256
     from .sources import open_source
 
-    folder = Path(a.dataset)
-    manifest = load_manifest(folder)
-    folder = folder if folder.is_dir() else folder.parent
+    folder, manifest = open_dataset(a.dataset)
     cfg = from_dict({**manifest["config"], **({"images": a.images} if a.images else {})}).validate()
     source = open_source(cfg.images, data_root_dir=a.data_root, min_side=cfg.size, labels=cfg.labels)
     expected = manifest["source"]["fingerprint"]
     if source.fingerprint() != expected:
         raise UserError(f"--images {cfg.images}: these images differ from the ones {folder} was rendered from "
                         f"(fingerprint {source.fingerprint()[:16]} vs {expected[:16]}); point --images at the same images")
-    fresh = render(cfg, source, Path(a.out), workers=a.workers, ray_address=a.ray_address, progress=a.progress)
+    fresh = render(cfg, source, a.out, workers=a.workers, ray_address=a.ray_address, progress=a.progress)
     differ = [s["path"] for s, f in zip(manifest["shards"], fresh["shards"])
-              if file_sha256(shard_path(folder, s["path"])) != f["sha256"] or s["sha256"] != f["sha256"]]
+              if folder.sha256(s["path"]) != f["sha256"] or s["sha256"] != f["sha256"]]
     for path in differ:
         print(f"{path}: differs from the original")
     print(f"{a.out}: {'FAILED, ' + str(len(differ)) + ' shard(s) differ' if differ else 'byte-identical to ' + str(folder)}")
@@ -97,7 +94,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 def cmd_verify(a: argparse.Namespace) -> int:
     from .manifest import verify
 
-    problems = verify(Path(a.dir), deep=not a.quick)
+    problems = verify(a.dir, deep=not a.quick)
     for p in problems:
         print(p)
     print(f"{a.dir}: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'}")
@@ -106,9 +103,9 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
 @command
 def cmd_info(a: argparse.Namespace) -> int:
-    from .manifest import load_manifest
+    from .manifest import open_dataset
 
-    m = load_manifest(Path(a.dir))
+    _, m = open_dataset(a.dir)
     if a.json:
         print(json.dumps(m, indent=2, sort_keys=True))
         return 0
@@ -134,7 +131,7 @@ def cmd_info(a: argparse.Namespace) -> int:
 def cmd_preview(a: argparse.Namespace) -> int:
     from .preview import write_preview
 
-    png, gif = write_preview(Path(a.dir), Path(a.out), count=a.count)
+    png, gif = write_preview(a.dir, Path(a.out), count=a.count)
     print(f"wrote {png} and {gif}")
     return 0
 
@@ -160,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("render", help="render pseudo-motion clips from still images into WebDataset shards")
     r.add_argument("--images", help="folder, tar file/glob, built-in (fractal, procedural) or named source")
-    r.add_argument("--out", required=True, help="output folder (created; re-running resumes)")
+    r.add_argument("--out", required=True,
+                   help="output folder or fsspec URL such as s3://bucket/prefix/ (created; re-running resumes)")
     r.add_argument("--recipe", help="YAML config; flags override its fields")
     r.add_argument("--data-root", help="where named sources live (default $PSEUDOMOTION_DATA_ROOT or ./data)")
     r.add_argument("--labels", action="store_true", default=None, help="label = first sub-folder of a folder source")
@@ -186,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("reproduce", help="re-render a dataset from its manifest and check every shard is identical")
     rp.add_argument("dataset", help="dataset folder or its manifest.json")
-    rp.add_argument("--out", required=True, help="where to re-render")
+    rp.add_argument("--out", required=True, help="where to re-render (folder or URL)")
     rp.add_argument("--images", help="the source images, if they moved since (their fingerprint must match)")
     rp.add_argument("--data-root")
     rp.add_argument("--workers", type=int)
@@ -194,13 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
     v = sub.add_parser("verify", help="check every shard against the manifest (exit 1 on any mismatch)")
-    v.add_argument("dir")
+    v.add_argument("dir", help="dataset folder or URL (s3://bucket/prefix/), or its manifest.json")
     v.add_argument("--quick", action="store_true", help="sizes and checksums only, do not count samples")
     i = sub.add_parser("info", help="summarise a dataset")
-    i.add_argument("dir")
+    i.add_argument("dir", help="dataset folder or URL, or its manifest.json")
     i.add_argument("--json", action="store_true", help="print the whole manifest")
     pv = sub.add_parser("preview", help="write a PNG contact sheet and an animated GIF of a few clips")
-    pv.add_argument("dir")
+    pv.add_argument("dir", help="dataset folder or URL")
     pv.add_argument("--out", required=True, help="PNG path; the GIF is written beside it")
     pv.add_argument("--count", type=int, default=6, help="clips to show (default 6)")
     s = sub.add_parser("sources", help="list built-in and named image sources")

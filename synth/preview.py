@@ -8,19 +8,20 @@ from PIL import Image
 
 from .codec import decode_members
 from .errors import UserError
-from .manifest import load_manifest, shard_path
+from .manifest import open_dataset
 from .shards import iter_tar_samples
 
 
-def first_clips(folder: Path, count: int) -> list[tuple[str, np.ndarray]]:
+def first_clips(folder: str | Path, count: int) -> list[tuple[str, np.ndarray]]:
     """The first `count` samples of the dataset, decoded to (T, H, W, 3)."""
-    manifest = load_manifest(folder)
+    store, manifest = open_dataset(folder)
     clips: list[tuple[str, np.ndarray]] = []
     for shard in manifest["shards"]:
-        for key, members in iter_tar_samples(shard_path(folder, shard["path"])):
-            clips.append((key, decode_members(members)))
-            if len(clips) == count:
-                return clips
+        with store.open(shard["path"]) as f:
+            for key, members in iter_tar_samples(f, store.display(shard["path"])):
+                clips.append((key, decode_members(members)))
+                if len(clips) == count:
+                    return clips
     if not clips:
         raise UserError(f"{folder}: the dataset has no samples to preview")
     return clips
@@ -53,11 +54,11 @@ def animation_frames(clips: list[np.ndarray], gap: int = 4) -> list[np.ndarray]:
     return frames
 
 
-def write_preview(folder: Path, out: Path, count: int = 6, fps: int | None = None) -> tuple[Path, Path]:
+def write_preview(folder: str | Path, out: Path, count: int = 6, fps: int | None = None) -> tuple[Path, Path]:
     """Write `out` (PNG contact sheet) and the same name with .gif (animation). Returns both paths."""
     clips = [c for _, c in first_clips(folder, count)]
     png, gif = out.with_suffix(".png"), out.with_suffix(".gif")
-    fps = fps or int(load_manifest(folder)["config"].get("fps", 8))
+    fps = fps or int(open_dataset(folder)[1]["config"].get("fps", 8))
     try:
         png.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(contact_sheet(clips)).save(png)

@@ -1,10 +1,13 @@
 """Run a render: plan shards, skip the complete ones, render the rest in-process or as Ray tasks, then the manifest.
 
 Ray runs one task per shard; a task streams its shard to disk and returns only the small ShardInfo, so the object
-store never holds clips. Re-running the same command resumes; a different config is refused.
+store never holds clips. Output goes to a Store (synth/store.py): a local folder, written in place, or an fsspec URL,
+where a task renders into a local temporary folder on its own node and uploads the finished tar, then its sidecar
+(so a cluster needs no shared filesystem). Re-running the same command resumes; a different config is refused.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import time
@@ -16,9 +19,10 @@ from .config import RenderConfig
 from .errors import UserError
 from .manifest import INDEX, MANIFEST, build_manifest, write_dataset_metadata
 from .sample import ImageCache, Sample, make_sample
-from .shards import PARTIAL, ShardInfo, read_complete, shard_name, write_atomic, write_shard
+from .shards import ShardInfo, read_complete, shard_name, sidecar_name, sidecar_path, write_shard
 from .sources import ImageSource
 from .sources.base import sha256_hex
+from .store import PARTIAL, Store, credential_env, open_store
 
 RUN_FILE = "config.json"  # written when a render starts: what this folder is being filled with
 
@@ -40,7 +44,8 @@ def run_identity(cfg: RenderConfig, fingerprint: str) -> str:
 
 
 def render_shard(cfg: RenderConfig, source: ImageSource, out: str, task: ShardTask, run_hash: str) -> ShardInfo:
-    """Render samples [start, stop) into one shard file. Pure apart from the file it writes."""
+    """Render samples [start, stop) into one shard of the store `out` (a Store.spec). Pure apart from the files it
+    writes."""
     import cv2
 
     cv2.setNumThreads(1)  # parallelism is across shards; threads inside a worker would oversubscribe
@@ -52,25 +57,30 @@ def render_shard(cfg: RenderConfig, source: ImageSource, out: str, task: ShardTa
             yield make_sample(cfg, cache, index)
         skipped.update({str(k): v for k, v in cache.bad.items()})
 
-    path = Path(out) / shard_name(cfg.name, task.number)
-    try:
-        return write_shard(path, samples(), run_hash, skipped)
-    except OSError as e:
-        path.with_name(path.name + PARTIAL).unlink(missing_ok=True)
-        if e.errno is None:
-            raise
-        raise UserError(f"{path}: cannot write ({os.strerror(e.errno)}); "
-                        f"free space or fix permissions, then re-run the same command to resume") from None
+    store = open_store(out)
+    with store.staging() as folder:
+        path = folder / shard_name(cfg.name, task.number)
+        try:
+            info = write_shard(path, samples(), run_hash, skipped)
+        except OSError as e:
+            path.with_name(path.name + PARTIAL).unlink(missing_ok=True)
+            if e.errno is None:
+                raise
+            raise UserError(f"{path}: cannot write ({os.strerror(e.errno)}); "
+                            f"free space or fix permissions, then re-run the same command to resume") from None
+        for done in (path, sidecar_path(path)):  # the tar first: a sidecar in the store vouches for a whole tar
+            store.upload(done, done.name)
+    return info
 
 
-def prepare_output(out: Path, cfg: RenderConfig, run_hash: str, overwrite: bool) -> None:
+def prepare_output(out: Store, cfg: RenderConfig, run_hash: str, overwrite: bool) -> None:
     """Create out/, or check that it holds this same render (resume), or clear our files with --overwrite."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.makedirs()
         if overwrite:
             clear_output(out, cfg.name)
         previous = _read_run_file(out)
-        if previous is None and any(out.iterdir()):
+        if previous is None and out.list():
             raise UserError(f"{out}: not empty and not a pseudomotion render; choose an empty --out "
                             f"(or pass --overwrite to write beside what is there)")
         if previous is not None and previous.get("run_hash") != run_hash:
@@ -78,9 +88,8 @@ def prepare_output(out: Path, cfg: RenderConfig, run_hash: str, overwrite: bool)
             what = f"config differs in {', '.join(changed)}" if changed else "the source images differ"
             raise UserError(f"{out}: holds a render with another setup ({what}); re-run with the same options to "
                             f"resume, pass --overwrite to start over, or choose another --out")
-        for stale in out.glob(f"*{PARTIAL}"):
-            stale.unlink()
-        write_atomic(out / RUN_FILE, json.dumps({"run_hash": run_hash, "config": cfg.to_dict()}, indent=2,
+        out.remove([name for name in out.list() if name.endswith(PARTIAL)])
+        out.write_atomic(RUN_FILE, json.dumps({"run_hash": run_hash, "config": cfg.to_dict()}, indent=2,
                                                 sort_keys=True).encode())
     except OSError as e:
         if e.errno is None:
@@ -88,16 +97,15 @@ def prepare_output(out: Path, cfg: RenderConfig, run_hash: str, overwrite: bool)
         raise UserError(f"{out}: cannot write ({e.strerror}); choose a writable --out") from None
 
 
-def clear_output(out: Path, name: str) -> None:
-    for path in [*out.glob(f"{name}-*.tar*"), *out.glob(f"*{PARTIAL}")]:
-        path.unlink()
-    for meta in (RUN_FILE, MANIFEST, INDEX):
-        (out / meta).unlink(missing_ok=True)
+def clear_output(out: Store, name: str) -> None:
+    """Delete our files only: shards and sidecars of this name, leftovers, the run file, manifest and index."""
+    out.remove([f for f in out.list() if fnmatch.fnmatchcase(f, f"{name}-*.tar*") or f.endswith(PARTIAL)
+                or f in (RUN_FILE, MANIFEST, INDEX)])
 
 
-def _read_run_file(out: Path) -> dict[str, Any] | None:
+def _read_run_file(out: Store) -> dict[str, Any] | None:
     try:
-        return json.loads((out / RUN_FILE).read_text())
+        return json.loads(out.read_bytes(RUN_FILE))
     except (OSError, ValueError):
         return None
 
@@ -114,16 +122,19 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
     return out
 
 
-def render(cfg: RenderConfig, source: ImageSource, out: Path, *, workers: int | None = None,
+def render(cfg: RenderConfig, source: ImageSource, location: str | Path, *, workers: int | None = None,
            ray_address: str | None = None, overwrite: bool = False, progress: bool | None = None) -> dict[str, Any]:
-    """Render the whole dataset into `out` and return its manifest. Resumes complete shards."""
+    """Render the whole dataset into `location` (a folder or an fsspec URL) and return its manifest. Resumes
+    complete shards."""
     num_videos = cfg.num_videos or len(source)
     fingerprint = source.fingerprint()
     run_hash = run_identity(cfg, fingerprint)
+    out = open_store(location)
     prepare_output(out, cfg, run_hash, overwrite)
     tasks = plan(num_videos, cfg.shard_size)
-    done = {t.number: info for t in tasks
-            if (info := read_complete(out / shard_name(cfg.name, t.number), run_hash)) is not None}
+    present = set(out.list())  # one listing, rather than a sidecar request per shard of a fresh remote render
+    done = {t.number: info for t in tasks if sidecar_name(name := shard_name(cfg.name, t.number)) in present
+            and (info := read_complete(name, run_hash, out)) is not None}
     pending = [t for t in tasks if t.number not in done]
     bar = _progress(num_videos, sum(i.count for i in done.values()), progress)
     started = time.perf_counter()
@@ -148,13 +159,13 @@ def render(cfg: RenderConfig, source: ImageSource, out: Path, *, workers: int | 
     return manifest
 
 
-def _run_inprocess(cfg: RenderConfig, source: ImageSource, out: Path, tasks: list[ShardTask], run_hash: str,
+def _run_inprocess(cfg: RenderConfig, source: ImageSource, out: Store, tasks: list[ShardTask], run_hash: str,
                    workers: int | None, ray_address: str | None) -> Iterator[ShardInfo]:
     for task in tasks:
-        yield render_shard(cfg, source, str(out), task, run_hash)
+        yield render_shard(cfg, source, out.spec, task, run_hash)
 
 
-def _run_ray(cfg: RenderConfig, source: ImageSource, out: Path, tasks: list[ShardTask], run_hash: str,
+def _run_ray(cfg: RenderConfig, source: ImageSource, out: Store, tasks: list[ShardTask], run_hash: str,
              workers: int | None, ray_address: str | None) -> Iterator[ShardInfo]:
     """One Ray task per shard, at most `workers` at a time (default: every CPU of the local instance)."""
     if not tasks:
@@ -170,7 +181,7 @@ def _run_ray(cfg: RenderConfig, source: ImageSource, out: Path, tasks: list[Shar
         running = []
         while queue or running:
             while queue and len(running) < limit:
-                running.append(remote.remote(cfg_ref, source_ref, str(out.resolve()), queue.pop(0), run_hash))
+                running.append(remote.remote(cfg_ref, source_ref, out.spec, queue.pop(0), run_hash))
             ready, running = ray.wait(running, num_returns=1)
             yield _ray_result(ready[0])
     finally:
@@ -190,7 +201,11 @@ def _ray_result(ref: Any) -> ShardInfo:
 
 
 def _start_ray(workers: int | None, address: str | None) -> bool:
-    """Connect to `address`, or start a local instance with `workers` CPUs. True if we started it."""
+    """Connect to `address`, or start a local instance with `workers` CPUs. True if we started it.
+
+    Workers of the local instance get this process's storage credentials (AWS_*, GOOGLE_*, ...); a cluster's
+    workers read their own environment or config files (~/.aws), so no secret travels through Ray.
+    """
     import ray
 
     if ray.is_initialized():
@@ -202,6 +217,7 @@ def _start_ray(workers: int | None, address: str | None) -> bool:
         if address:
             ray.init(address=address, runtime_env=env, logging_level="ERROR", log_to_driver=False)
         else:
+            env["env_vars"].update(credential_env())
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, runtime_env=env,
                      logging_level="ERROR", log_to_driver=False)
     except ConnectionError as e:

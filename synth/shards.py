@@ -1,7 +1,8 @@
 """WebDataset tar shards written deterministically and atomically, each with a checksum sidecar.
 
-A shard is complete exactly when its sidecar exists and the tar's sha256 matches it: the tar is written under a
-temporary name, fsynced and renamed; the sidecar (also written by rename) comes last. Anything else is partial.
+A shard is complete exactly when its sidecar exists and the tar matches it: the tar is written under a temporary
+name, fsynced and renamed; the sidecar (also written by rename) comes last, and is uploaded last to a remote store.
+Anything else is partial.
 """
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ import os
 import tarfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 from .errors import UserError
-
-PARTIAL = ".partial"
+from .store import PARTIAL, LocalStore, Store, write_atomic
 
 
 def shard_name(name: str, number: int) -> str:
     return f"{name}-{number:06d}.tar"
 
 
+def sidecar_name(tar_name: str) -> str:
+    return tar_name + ".json"
+
+
 def sidecar_path(tar_path: Path) -> Path:
-    return tar_path.with_name(tar_path.name + ".json")
+    return tar_path.with_name(sidecar_name(tar_path.name))
 
 
 @dataclass
@@ -50,18 +54,9 @@ def tar_member(name: str, data: bytes) -> tarfile.TarInfo:
     return info
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to path via a fsynced temporary file and a rename: readers see all or nothing."""
-    tmp = path.with_name(path.name + PARTIAL)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-class _HashingWriter(io.RawIOBase):
-    """File wrapper that hashes and counts what tarfile writes, so the tar is never read back."""
+class _Hashing(io.RawIOBase):
+    """File wrapper that hashes and counts what passes through it: tarfile writes a shard, or reads one in verify,
+    and the bytes are hashed on the way, so a shard is never read twice."""
 
     def __init__(self, f: Any):
         self.f, self.sha, self.n = f, hashlib.sha256(), 0
@@ -73,9 +68,19 @@ class _HashingWriter(io.RawIOBase):
         return self.n
 
     def write(self, b: Any) -> int:
+        self._count(b)
+        return self.f.write(b)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._count(self.f.read(size))
+
+    def _count(self, b: Any) -> Any:
         self.sha.update(b)
         self.n += len(b)
-        return self.f.write(b)
+        return b
 
 
 def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: dict[str, str]) -> ShardInfo:
@@ -86,7 +91,7 @@ def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: d
     tmp = path.with_name(path.name + PARTIAL)
     rows: list[dict[str, Any]] = []
     with open(tmp, "wb") as f:
-        out = _HashingWriter(f)
+        out = _Hashing(f)
         with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for sample in samples:
                 for ext in sorted(sample.members):
@@ -101,31 +106,57 @@ def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: d
     return info
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def read_complete(path: Path | str, config_hash: str, store: Store | None = None) -> ShardInfo | None:
+    """The shard's ShardInfo if it is complete and was made by this config; None means render it (again).
+    path: the tar, a local path or (with store) its name in the store.
 
-
-def read_complete(path: Path, config_hash: str) -> ShardInfo | None:
-    """The shard's ShardInfo if it is complete and was made by this config; None means render it (again)."""
-    side = sidecar_path(path)
+    Complete: its sidecar is there, made by this config, and the tar has the sidecar's size; in a local folder its
+    sha256 must match too. A remote shard's sha256 is not checked here, as that means downloading every shard on
+    each resume: uploads are whole-or-nothing and the sidecar goes up after its tar, so a present sidecar vouches
+    for a whole tar, and the size catches one replaced since. `synth verify` checks every sha256.
+    """
+    if store is None:
+        store, name = LocalStore(Path(path).parent), Path(path).name
+    else:
+        name = str(path)
     try:
-        info = ShardInfo(**json.loads(side.read_text()))
+        info = ShardInfo(**json.loads(store.read_bytes(sidecar_name(name))))
     except (OSError, ValueError, TypeError):
         return None
-    if info.config_hash != config_hash or not path.is_file() or path.stat().st_size != info.bytes:
+    if info.config_hash != config_hash or store.size(name) != info.bytes:
         return None
-    return info if file_sha256(path) == info.sha256 else None
+    return info if not store.local or store.sha256(name) == info.sha256 else None
 
 
-def iter_tar_samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) per sample, in tar order, the way WebDataset groups members."""
+class Scan(NamedTuple):
+    """What one pass over a shard's bytes found: sha256, bytes, samples (None if unreadable, see problem)."""
+
+    sha256: str
+    bytes: int
+    count: int | None
+    problem: str | None
+
+
+def scan_shard(f: BinaryIO, label: str, *, count: bool = True) -> Scan:
+    """Hash a shard and (with count) count its samples, reading it once."""
+    reader = _Hashing(f)
+    samples, problem = None, None
+    if count:
+        try:
+            samples = sum(1 for _ in iter_tar_samples(reader, label))
+        except UserError as e:
+            problem = str(e)
+    for _ in iter(lambda: reader.read(1 << 20), b""):  # the rest: the tar's end padding, or what did not parse
+        pass
+    return Scan(reader.sha.hexdigest(), reader.n, samples, problem)
+
+
+def iter_tar_samples(f: BinaryIO, label: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {extension: bytes}) per sample of the tar streamed from f, in tar order, the way WebDataset groups
+    members. label names the shard in errors."""
     key, members = None, {}
     try:
-        with tarfile.open(path, "r:") as tar:
+        with tarfile.open(fileobj=f, mode="r|") as tar:
             for m in tar:
                 if not m.isfile():
                     continue
@@ -136,6 +167,6 @@ def iter_tar_samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                 key = k
                 members[ext] = tar.extractfile(m).read()
     except (tarfile.TarError, OSError) as e:
-        raise UserError(f"{path}: unreadable or truncated tar ({e}); re-render it (re-run synth render)") from None
+        raise UserError(f"{label}: unreadable or truncated tar ({e}); re-render it (re-run synth render)") from None
     if key is not None:
         yield key, members
