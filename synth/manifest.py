@@ -64,8 +64,9 @@ def write_dataset_metadata(store: Store, manifest: dict[str, Any], shards: list[
     store.write_atomic(MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
-def open_dataset(location: str | Path) -> tuple[Store, dict[str, Any]]:
-    """The store and checked manifest of a finished dataset: a folder, a URL of a prefix, or either's manifest.json."""
+def open_dataset(location: str | Path, *, require_version: bool = True) -> tuple[Store, dict[str, Any]]:
+    """The store and checked manifest of a finished dataset: a folder, a URL of a prefix, or either's manifest.json.
+    require_version=False also takes manifests without a format_version (written by hand or by other tools)."""
     text = str(location)
     if text.endswith(".json"):
         folder, _, name = text.rstrip("/").rpartition("/")
@@ -79,7 +80,7 @@ def open_dataset(location: str | Path) -> tuple[Store, dict[str, Any]]:
         raise UserError(f"{label}: no manifest; is this a finished `synth render` output? Re-run the render to finish it") from None
     except (OSError, ValueError) as e:
         raise UserError(f"{label}: unreadable manifest ({e}); re-render or restore it") from None
-    check_manifest(manifest, label)
+    check_manifest(manifest, label, require_version=require_version)
     return store, manifest
 
 

@@ -80,7 +80,7 @@ def prepare_output(out: Store, cfg: RenderConfig, run_hash: str, overwrite: bool
         if overwrite:
             clear_output(out, cfg.name)
         previous = _read_run_file(out)
-        if previous is None and out.list():
+        if previous is None and not overwrite and out.list():
             raise UserError(f"{out}: not empty and not a pseudomotion render; choose an empty --out "
                             f"(or pass --overwrite to write beside what is there)")
         if previous is not None and previous.get("run_hash") != run_hash:

@@ -9,6 +9,7 @@ config files; its errors become one-line UserErrors that say what to set.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -152,20 +153,21 @@ class LocalStore(Store):
 
 class RemoteStore(Store):
     """An fsspec URL. Listings are never taken from fsspec's cache: other processes (Ray workers, an earlier run)
-    write here too. New backend instances each time, so credentials are read from the environment as it is now."""
+    write here too."""
 
     local = False
 
     def __init__(self, url: str):
         self.url = self.spec = url.rstrip("/")
+        self.scheme = self.url.split("://", 1)[0]
         with storage_errors(self.url):
             import fsspec
 
-            scheme = self.url.split("://", 1)[0]
-            if scheme not in fsspec.available_protocols():
-                raise UserError(f"{self.url}: fsspec knows no {scheme}:// storage; pass a local folder or a URL "
-                                f"such as s3://bucket/prefix/")
-            self.fs, self.root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True)
+            if self.scheme not in fsspec.available_protocols():
+                raise UserError(f"{self.url}: fsspec knows no {self.scheme}:// storage; pass a local folder or a "
+                                f"URL such as s3://bucket/prefix/")
+            self.fs = _filesystem(self.scheme, tuple(sorted(credential_env().items())), os.getpid())
+        self.root = self.fs._strip_protocol(self.url).rstrip("/")
 
     def __str__(self) -> str:
         return self.url
@@ -178,8 +180,12 @@ class RemoteStore(Store):
 
     def makedirs(self) -> None:
         """Object stores have no folders to make, and buckets are not made by accident: a missing one is an error."""
-        with self._bucket_needed():
-            self.fs.info(self.root.split("/")[0])
+        self._check_bucket()
+
+    def _check_bucket(self) -> None:
+        if self.scheme in BACKENDS:  # the object stores, where a URL's first component is a bucket or container
+            with self._bucket_needed():
+                self.fs.info(self.root.split("/")[0])
 
     @contextmanager
     def _bucket_needed(self) -> Iterator[None]:
@@ -209,7 +215,11 @@ class RemoteStore(Store):
 
     def read_bytes(self, name: str) -> bytes:
         with storage_errors(self.url):
-            return self.fs.cat_file(self._path(name))
+            try:
+                return self.fs.cat_file(self._path(name))
+            except FileNotFoundError:
+                self._check_bucket()  # a missing bucket says so; a missing file stays FileNotFoundError
+                raise
 
     @contextmanager
     def open(self, name: str) -> Iterator[BinaryIO]:
@@ -231,6 +241,16 @@ class RemoteStore(Store):
 
     def staging(self) -> ContextManager[Path]:
         return _temporary_folder()
+
+
+@functools.lru_cache(maxsize=8)
+def _filesystem(scheme: str, env: tuple[tuple[str, str], ...], pid: int) -> Any:
+    """One backend instance per scheme, credential variables and process: making an S3 client costs ~0.2 s of
+    CPU, too much per shard, while fsspec's own instance cache would keep old credentials after the variables
+    change (and is not to be shared across a fork)."""
+    import fsspec
+
+    return fsspec.filesystem(scheme, skip_instance_cache=True)
 
 
 @contextmanager

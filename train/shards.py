@@ -6,7 +6,6 @@ exact mode. Importing this module also lets webdataset open every fsspec URL sch
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from typing import Any, Sequence
@@ -17,8 +16,9 @@ import webdataset as wds
 from braceexpand import braceexpand
 
 from synth.errors import UserError
+from synth.manifest import MANIFEST, open_dataset
+from synth.store import storage_errors
 
-MANIFEST = "manifest.json"
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -29,9 +29,11 @@ def _fsspec_gopen(url: str, mode: str = "rb", bufsize: int = 8192, **kw: Any) ->
 
 
 # webdataset 1.0 opens plain paths, file:, pipe:, http(s): (curl), gs: (gsutil) and hf: itself and refuses every
-# other scheme; hand those (s3:, az:, hdfs: ...) to fsspec. Done at import so spawned workers have it too.
+# other scheme; hand those (s3:, az:, hdfs: ...) to fsspec, and gs: too, so that it is read with gcsfs and the
+# credentials synth wrote it with rather than the gsutil CLI. Done at import so spawned workers have it too.
 for _scheme in fsspec.available_protocols():
     wds.gopen_schemes.setdefault(_scheme, _fsspec_gopen)
+wds.gopen_schemes["gs"] = _fsspec_gopen
 
 
 def resolve_shards(spec: str | Sequence[str]) -> tuple[list[str], dict | None]:
@@ -75,8 +77,9 @@ def _resolve_one(spec: str) -> tuple[list[str], dict | None]:
 
 def _resolve_url(url: str) -> tuple[list[str], dict | None]:
     if _GLOB_CHARS.search(url):
-        fs, path = fsspec.core.url_to_fs(url)
-        hits = [fs.unstrip_protocol(p) for p in sorted(fs.glob(path)) if p.endswith(".tar")]
+        with storage_errors(url):
+            fs, path = fsspec.core.url_to_fs(url)
+            hits = [fs.unstrip_protocol(p) for p in sorted(fs.glob(path)) if p.endswith(".tar")]
         if not hits:
             raise UserError(f"{url}: the glob matches no .tar files; check the URL")
         return hits, None
@@ -86,22 +89,18 @@ def _resolve_url(url: str) -> tuple[list[str], dict | None]:
 
 
 def _from_manifest(where: str) -> tuple[list[str], dict]:
-    try:
-        with fsspec.open(where, "rt", encoding="utf-8") as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{where}: not found; pass a dataset directory written by `synth render`") from None
-    except (OSError, ValueError, ImportError) as e:
-        raise UserError(f"{where}: unreadable manifest ({e}); re-render, or install the fsspec backend for URLs") from None
+    """Shards listed by the manifest at `where` (a path or URL), every one of them present."""
+    store, manifest = open_dataset(where, require_version=False)
     base = where.rsplit("/", 1)[0] if "://" in where else os.path.dirname(where)
-    shards = [_join(base, s["path"]) for s in manifest.get("shards", [])]
-    if not shards:
+    names = [s["path"] for s in manifest.get("shards", [])]
+    if not names:
         raise UserError(f"{where}: lists no shards; re-run `synth render`")
-    missing = [s for s in shards if "://" not in s and not os.path.isfile(s)]
+    present = set(store.list())  # one listing; a nested shard path is asked for on its own
+    missing = [n for n in names if n not in present and not store.exists(n)]
     if missing:
-        raise UserError(f"{where}: {len(missing)} listed shards are missing, e.g. {missing[0]}; "
-                        f"copy them or run `synth verify {base}`")
-    return shards, manifest
+        raise UserError(f"{where}: {len(missing)} listed shards are missing, e.g. {_join(base, missing[0])}; "
+                        f"copy them or run `synth verify {base or '.'}`")
+    return [_join(base, n) for n in names], manifest
 
 
 def _join(base: str, path: str) -> str:
