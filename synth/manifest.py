@@ -105,7 +105,7 @@ def dataset_path(label: str, relative: Any) -> str:
     """A path from the manifest, refused unless it stays inside the dataset folder or prefix (hand edits)."""
     p = PurePosixPath(relative) if isinstance(relative, str) else None
     if p is None or not relative or p.is_absolute() or ".." in p.parts or is_url(relative) or "\\" in relative:
-        raise UserError(f"{label}: shard path {relative!r} leaves the dataset folder; fix the manifest")
+        raise UserError(f"{label}: path {relative!r} leaves the dataset folder; fix the manifest")
     return relative
 
 

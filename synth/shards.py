@@ -129,10 +129,10 @@ def read_complete(path: Path | str, config_hash: str, store: Store | None = None
 
 
 class Scan(NamedTuple):
-    """What one pass over a shard's bytes found: sha256, bytes, samples (None if unreadable, see problem)."""
+    """What one pass over a shard's bytes found: its sha256 and sample count (None if not counted or unreadable,
+    then problem says why)."""
 
     sha256: str
-    bytes: int
     count: int | None
     problem: str | None
 
@@ -148,7 +148,7 @@ def scan_shard(f: BinaryIO, label: str, *, count: bool = True) -> Scan:
             problem = str(e)
     for _ in iter(lambda: reader.read(1 << 20), b""):  # the rest: the tar's end padding, or what did not parse
         pass
-    return Scan(reader.sha.hexdigest(), reader.n, samples, problem)
+    return Scan(reader.sha.hexdigest(), samples, problem)
 
 
 def iter_tar_samples(f: BinaryIO, label: str) -> Iterator[tuple[str, dict[str, bytes]]]:

@@ -183,9 +183,13 @@ class RemoteStore(Store):
         self._check_bucket()
 
     def _check_bucket(self) -> None:
-        if self.scheme in BACKENDS:  # the object stores, where a URL's first component is a bucket or container
-            with self._bucket_needed():
+        if self.scheme not in BACKENDS:  # the object stores, where a URL's first component is a bucket or container
+            return
+        with self._bucket_needed():
+            try:
                 self.fs.info(self.root.split("/")[0])
+            except PermissionError:
+                pass  # a policy can grant the prefix but not the bucket's metadata; the next call tells
 
     @contextmanager
     def _bucket_needed(self) -> Iterator[None]:
