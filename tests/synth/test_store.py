@@ -197,3 +197,14 @@ def test_a_missing_s3_backend_is_one_line_saying_what_to_install(s3_url: str) ->
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2 and one_line(done.stderr), done.stderr
     assert "pip install 'pseudomotion[s3]'" in done.stderr
+
+
+def test_any_fsspec_scheme_works_the_same_way(synth_cli, image_folder: Path, tmp_path: Path) -> None:
+    """memory:// (fsspec's in-process store) stands for gs://, az:// ... whose backends are not installed here."""
+    url = f"memory://{tmp_path.name}/ds"
+    assert synth_cli("render", "--images", image_folder, "--out", url, *RENDER)[0] == 0
+    assert "0 rendered, 3 already complete" in synth_cli("render", "--images", image_folder, "--out", url, *RENDER)[1]
+    assert sorted(open_store(url).list()) == FILES
+    assert synth_cli("verify", url)[:2] == (0, f"{url}: OK\n")
+    code, _, err = synth_cli("verify", "nosuchscheme://b/p")
+    assert code == 2 and "fsspec knows no nosuchscheme:// storage" in err and one_line(err)
