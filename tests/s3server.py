@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ACCESS_KEY, SECRET_KEY = "pseudomotion-test", "pseudomotion-test-secret"
 BUCKET = "pm-test"
@@ -79,7 +80,7 @@ class S3Server:
                 "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
-    def filesystem(self):  # -> s3fs.S3FileSystem
+    def filesystem(self) -> Any:  # s3fs.S3FileSystem, listings never cached
         import s3fs
 
         return s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": self.endpoint},
