@@ -2,6 +2,8 @@
 
 A shard is complete exactly when its sidecar exists and the tar's sha256 matches it: the tar is written under a
 temporary name, fsynced and renamed; the sidecar (also written by rename) comes last. Anything else is partial.
+Every write has its own temporary name, so two attempts at one shard (a Ray retry while the first attempt still
+runs on a node declared dead) each rename a whole file of the same bytes and never write into one file.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import io
 import json
 import os
 import tarfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -50,9 +53,14 @@ def tar_member(name: str, data: bytes) -> tarfile.TarInfo:
     return info
 
 
+def partial_path(path: Path) -> Path:
+    """A temporary name beside `path` for one write, ending in PARTIAL so that a later run clears leftovers."""
+    return path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL}")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to path via a fsynced temporary file and a rename: readers see all or nothing."""
-    tmp = path.with_name(path.name + PARTIAL)
+    tmp = partial_path(path)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -81,21 +89,26 @@ class _HashingWriter(io.RawIOBase):
 def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: dict[str, str]) -> ShardInfo:
     """Stream samples (objects with .key, .members, .row) into `path` and return its ShardInfo, sidecar written.
 
-    `skipped` is filled by the caller while samples are produced; it is read after the last sample.
+    `skipped` is filled by the caller while samples are produced; it is read after the last sample. A write that
+    fails on the file system removes its temporary file (a full disk gets its space back).
     """
-    tmp = path.with_name(path.name + PARTIAL)
+    tmp = partial_path(path)
     rows: list[dict[str, Any]] = []
-    with open(tmp, "wb") as f:
-        out = _HashingWriter(f)
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for sample in samples:
-                for ext in sorted(sample.members):
-                    data = sample.members[ext]
-                    tar.addfile(tar_member(f"{sample.key}.{ext}", data), io.BytesIO(data))
-                rows.append(sample.row)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            out = _HashingWriter(f)
+            with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for sample in samples:
+                    for ext in sorted(sample.members):
+                        data = sample.members[ext]
+                        tar.addfile(tar_member(f"{sample.key}.{ext}", data), io.BytesIO(data))
+                    rows.append(sample.row)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     info = ShardInfo(path.name, out.sha.hexdigest(), out.n, len(rows), config_hash, rows, dict(sorted(skipped.items())))
     write_atomic(sidecar_path(path), json.dumps(asdict(info), sort_keys=True).encode())
     return info
