@@ -49,8 +49,8 @@ def commands(texts: Iterator[str]) -> list[list[str]]:
 
 def yaml_commands(path: Path) -> list[list[str]]:
     text = path.read_text()
-    comments = (line for line in text.splitlines() if line.lstrip().startswith("#"))
-    return commands(iter([*strings(yaml.safe_load(text)), *comments]))
+    comments = "\n".join(line.lstrip()[1:] for line in text.splitlines() if line.lstrip().startswith("#"))
+    return commands(iter([*strings(yaml.safe_load(text)), comments]))
 
 
 def readme_section(title: str) -> str:
