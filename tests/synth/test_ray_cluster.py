@@ -75,7 +75,7 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def title(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -136,7 +136,7 @@ def start_node(args: list[str], env: dict[str, str], log: Path, timeout: float =
 def sweep(temp_root: Path) -> None:
     """Kill anything still naming our --temp-dir (a worker orphaned by its raylet's death, say)."""
     pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-    signal_all([p for p in pids if str(temp_root) in title(p)], signal.SIGKILL)
+    signal_all([p for p in pids if str(temp_root) in cmdline(p)], signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
