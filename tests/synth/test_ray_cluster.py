@@ -2,7 +2,8 @@
 
 Both nodes are `ray start --block` processes on this machine, each in its own session with its own --temp-dir, and
 every port Ray would otherwise take by a fixed default (6379, 10001, 8265, 52365) is a free one, so nothing is
-shared with another Ray instance here. Ray resolves 127.0.0.1 to this machine's own address; nothing leaves it.
+shared with another Ray instance here. The nodes live at 127.0.0.2 (head) and 127.0.0.3 (worker): Ray replaces
+127.0.0.1 itself by the machine's network address, other loopback addresses it keeps, so all traffic stays on lo.
 
 Token authentication: Ray 2.60's `ray start --head` turns it on by itself when it finds a token (~/.ray/auth_token,
 which any local `ray.init()` writes), while a joining `ray start --address` or a driver given an address only sends
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # loopback addresses Ray does not rewrite (see above)
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -145,21 +148,23 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path_factory.mktemp("ray-nodes")
     token = secrets.token_hex(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_") and k != "PYTHONPATH"}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_USAGE_STATS_ENABLED="0")
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_USAGE_STATS_ENABLED="0",
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1")  # tests/conftest.py sets 0 (local instances), a cluster needs 1
     # Short: Ray's unix socket paths live below it and must stay under 108 bytes.
     temp_root = Path(tempfile.mkdtemp(prefix="pm-ray-", dir="/tmp"))
     gcs, client, dashboard, head_agent, worker_agent = free_ports(5)
     nodes: list[Node] = []
     try:
-        nodes.append(start_node(["--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs), "--num-cpus", "1",
+        nodes.append(start_node(["--head", "--node-ip-address", HEAD_IP, "--port", str(gcs), "--num-cpus", "1",
                                  "--include-dashboard", "false", "--dashboard-port", str(dashboard),
                                  "--ray-client-server-port", str(client), "--dashboard-agent-listen-port",
                                  str(head_agent), "--object-store-memory", str(100 << 20),
                                  "--temp-dir", str(temp_root / "head")], env, logs / "head.log"))
-        nodes.append(start_node(["--address", f"127.0.0.1:{gcs}", "--num-cpus", "2", "--dashboard-agent-listen-port",
+        nodes.append(start_node(["--address", f"{HEAD_IP}:{gcs}", "--node-ip-address", WORKER_IP, "--num-cpus", "2",
+                                 "--dashboard-agent-listen-port",
                                  str(worker_agent), "--object-store-memory", str(100 << 20),
                                  "--temp-dir", str(temp_root / "worker")], env, logs / "worker.log"))
-        yield Cluster(f"127.0.0.1:{gcs}", env, *nodes)
+        yield Cluster(f"{HEAD_IP}:{gcs}", env, *nodes)
     finally:
         for node in reversed(nodes):
             node.kill()
