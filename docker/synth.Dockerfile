@@ -1,6 +1,9 @@
-# CPU-only rendering image (no torch): `synth render ...` on a laptop, a batch node or a Ray cluster.
+# CPU-only rendering image (no torch): `synth render ...` on a laptop, a batch node or a Ray cluster (head and
+# workers: docker/ray-cluster.yaml for the Ray cluster launcher, docker/kuberay-synth.yaml for KubeRay).
 #   docker build -f docker/synth.Dockerfile -t pseudomotion-synth .
 FROM python:3.11-slim
+# wget: KubeRay's default readiness and liveness probes call it (docker/kuberay-synth.yaml).
+RUN apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/pseudomotion
 COPY pyproject.toml constraints.txt README.md ./
 COPY synth ./synth

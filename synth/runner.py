@@ -63,7 +63,6 @@ def render_shard(cfg: RenderConfig, source: ImageSource, out: str, task: ShardTa
         try:
             info = write_shard(path, samples(), run_hash, skipped)
         except OSError as e:
-            path.with_name(path.name + PARTIAL).unlink(missing_ok=True)
             if e.errno is None:
                 raise
             raise UserError(f"{path}: cannot write ({os.strerror(e.errno)}); "
@@ -88,13 +87,18 @@ def prepare_output(out: Store, cfg: RenderConfig, run_hash: str, overwrite: bool
             what = f"config differs in {', '.join(changed)}" if changed else "the source images differ"
             raise UserError(f"{out}: holds a render with another setup ({what}); re-run with the same options to "
                             f"resume, pass --overwrite to start over, or choose another --out")
-        out.remove([name for name in out.list() if name.endswith(PARTIAL)])
+        remove_partials(out)
         out.write_atomic(RUN_FILE, json.dumps({"run_hash": run_hash, "config": cfg.to_dict()}, indent=2,
                                                 sort_keys=True).encode())
     except OSError as e:
         if e.errno is None:
             raise
         raise UserError(f"{out}: cannot write ({e.strerror}); choose a writable --out") from None
+
+
+def remove_partials(out: Store) -> None:
+    """Temporary files of writes that never finished: a killed run's, or a lost Ray task attempt's."""
+    out.remove([name for name in out.list() if name.endswith(PARTIAL)])
 
 
 def clear_output(out: Store, name: str) -> None:
@@ -149,6 +153,7 @@ def render(cfg: RenderConfig, source: ImageSource, location: str | Path, *, work
     finally:
         bar(None)
     shards = [done[t.number] for t in tasks]
+    remove_partials(out)
     manifest = build_manifest(cfg.to_dict(), cfg.config_hash(), source.describe(), fingerprint, shards)
     manifest["render"] = {"rendered_shards": len(pending), "resumed_shards": len(tasks) - len(pending),
                           "seconds": round(time.perf_counter() - started, 3)}
@@ -221,8 +226,10 @@ def _start_ray(workers: int | None, address: str | None) -> bool:
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, runtime_env=env,
                      logging_level="ERROR", log_to_driver=False)
     except ConnectionError as e:
-        raise UserError(f"--ray-address {address}: cannot connect ({e}); start the cluster with `ray start --head` "
-                        f"or drop --ray-address to use a local instance") from None
+        raise UserError(f"--ray-address {address}: cannot connect ({e}); start the cluster with `ray start --head`, "
+                        f"give a cluster with token authentication its token here (RAY_AUTH_MODE=token and "
+                        f"RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH), or drop --ray-address to use a local "
+                        f"instance") from None
     return True
 
 

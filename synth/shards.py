@@ -2,7 +2,9 @@
 
 A shard is complete exactly when its sidecar exists and the tar matches it: the tar is written under a temporary
 name, fsynced and renamed; the sidecar (also written by rename) comes last, and is uploaded last to a remote store.
-Anything else is partial.
+Anything else is partial. Every write has its own temporary name, so two attempts at one shard (a Ray retry while the
+first attempt still runs on a node declared dead) each rename a whole file of the same bytes and never write into
+one file.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 from .errors import UserError
-from .store import PARTIAL, LocalStore, Store, write_atomic
+from .store import LocalStore, Store, partial_path, write_atomic
 
 
 def shard_name(name: str, number: int) -> str:
@@ -86,21 +88,26 @@ class _Hashing(io.RawIOBase):
 def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: dict[str, str]) -> ShardInfo:
     """Stream samples (objects with .key, .members, .row) into `path` and return its ShardInfo, sidecar written.
 
-    `skipped` is filled by the caller while samples are produced; it is read after the last sample.
+    `skipped` is filled by the caller while samples are produced; it is read after the last sample. A write that
+    fails on the file system removes its temporary file (a full disk gets its space back).
     """
-    tmp = path.with_name(path.name + PARTIAL)
+    tmp = partial_path(path)
     rows: list[dict[str, Any]] = []
-    with open(tmp, "wb") as f:
-        out = _Hashing(f)
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for sample in samples:
-                for ext in sorted(sample.members):
-                    data = sample.members[ext]
-                    tar.addfile(tar_member(f"{sample.key}.{ext}", data), io.BytesIO(data))
-                rows.append(sample.row)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            out = _Hashing(f)
+            with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for sample in samples:
+                    for ext in sorted(sample.members):
+                        data = sample.members[ext]
+                        tar.addfile(tar_member(f"{sample.key}.{ext}", data), io.BytesIO(data))
+                    rows.append(sample.row)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     info = ShardInfo(path.name, out.sha.hexdigest(), out.n, len(rows), config_hash, rows, dict(sorted(skipped.items())))
     write_atomic(sidecar_path(path), json.dumps(asdict(info), sort_keys=True).encode())
     return info

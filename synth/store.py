@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -24,9 +25,14 @@ from .errors import UserError
 PARTIAL = ".partial"
 
 
+def partial_path(path: Path) -> Path:
+    """A temporary name beside `path` for one write, ending in PARTIAL so that a later run clears leftovers."""
+    return path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL}")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to path via a fsynced temporary file and a rename: readers see all or nothing."""
-    tmp = path.with_name(path.name + PARTIAL)
+    tmp = partial_path(path)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -1,6 +1,7 @@
 """Shared fixtures: small real images on disk, an in-process CLI runner, and a real S3-compatible store."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -8,6 +9,10 @@ import pytest
 from clirun import cli_runner
 from s3server import S3Server
 from sample_images import write_images
+
+# Ray replaces 127.0.0.1 by the machine's network address unless told it runs a single-machine (laptop) cluster;
+# read when ray is first imported, so set here, before any test imports it: every Ray test stays on loopback.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import webdataset as wds
 
-from synth.shards import PARTIAL, read_complete, sidecar_path, write_shard
+from synth.shards import read_complete, sidecar_path, write_shard
+from synth.store import PARTIAL
 
 
 @dataclass
@@ -60,4 +61,20 @@ def test_a_failed_write_leaves_no_complete_shard(tmp_path: Path) -> None:
     except RuntimeError:
         pass
     assert not path.exists() and not sidecar_path(path).exists()
-    assert (tmp_path / ("s.tar" + PARTIAL)).exists()  # left for the next run to clean up
+    assert len(list(tmp_path.glob("s.tar.*" + PARTIAL))) == 1  # left for the next run to clean up
+
+
+def test_an_attempt_and_its_retry_never_share_a_temporary_file(tmp_path: Path) -> None:
+    """Ray retries a shard whose node it declared dead while the first attempt may still be writing (a node that
+    only missed heartbeats): the retry finishing in the middle of the first attempt must leave both fine."""
+    path = tmp_path / "s.tar"
+    retried = []
+
+    def first_attempt():
+        yield from samples(2)
+        retried.append(write_shard(path, samples(4), "h", {}))  # the retry runs to the end meanwhile
+        yield from samples(4)[2:]
+
+    first = write_shard(path, first_attempt(), "h", {})
+    assert first == retried[0] and read_complete(path, "h") == first
+    assert not list(tmp_path.glob("*" + PARTIAL))
