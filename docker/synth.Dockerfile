@@ -10,7 +10,8 @@ COPY synth ./synth
 COPY train ./train
 COPY eval ./eval
 COPY manifests ./manifests
-RUN pip install --no-cache-dir -c constraints.txt '.[synth]'
+# s3: --out s3://... and S3-compatible stores from every node, without a shared filesystem.
+RUN pip install --no-cache-dir -c constraints.txt '.[synth,s3]'
 ENV PSEUDOMOTION_SOURCE_CARDS=/opt/pseudomotion/manifests/sources \
     PSEUDOMOTION_DATA_ROOT=/data
 ENTRYPOINT ["synth"]
