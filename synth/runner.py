@@ -195,10 +195,17 @@ def _run_ray(cfg: RenderConfig, source: ImageSource, out: Store, tasks: list[Sha
 
 
 def _ray_result(ref: Any) -> ShardInfo:
+    """The task's ShardInfo. A user error inside the task, or a task whose every attempt lost its worker or node
+    (preemption, OOM kills), ends the run with one line; any other exception is a bug and keeps its traceback."""
     import ray
 
+    lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError)
     try:
         return ray.get(ref)
+    except lost as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"a shard task lost its worker on every attempt ({type(e).__name__}: {reason}); check the "
+                        f"cluster's nodes and memory, then re-run the same command to resume") from None
     except ray.exceptions.RayTaskError as e:
         if isinstance(e.cause, UserError):
             raise UserError(str(e.cause)) from None
