@@ -41,7 +41,9 @@ class MotionConfig:
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """How frames are stored. mp4 = H.264 yuv420p in MP4 (crf: 0 lossless .. 51 worst; 18-23 is visually clean).
+    """How frames are stored. mp4 = H.264 yuv420p in MP4 (crf: 0 lossless .. 51 worst; 18-23 is visually clean);
+    jpg = one JPEG per frame; recipe = no frames: the source image(s) as JPEG (jpeg_quality) and the PMG
+    parameters, rendered by the reader (synth/recipe.py).
 
     preset ultrafast: about 2x the bytes of veryfast at equal crf, but 2.5x faster to encode here and faster to
     decode (CAVLC, no B-frames), which is what the training loader pays for on every epoch.
@@ -86,7 +88,7 @@ class RenderConfig:
             (self.shard_size >= 1, "--shard-size must be at least 1"),
             (self.num_videos is None or self.num_videos >= 1, "--num-videos must be at least 1"),
             (self.on_bad_image in ("skip", "fail"), "--on-bad-image must be skip or fail"),
-            (self.codec.format in ("mp4", "jpg"), "--format must be mp4 or jpg"),
+            (self.codec.format in ("mp4", "jpg", "recipe"), "--format must be mp4, jpg or recipe"),
             (0 <= self.codec.crf <= 51, "--crf must be within 0..51"),
             (self.motion.border in ("reflect", "replicate", "constant"), "border must be reflect, replicate or constant"),
             (bool(self.motion.transforms), "--transforms needs at least one transform"),

@@ -127,8 +127,10 @@ class Motion:
     transform: str
     params: Params
 
-    def to_json(self) -> dict[str, Any]:
-        return {"transform": self.transform, "params": {k: round(v, 6) for k, v in self.params.items()}}
+    def to_json(self, digits: int | None = 6) -> dict[str, Any]:
+        """digits=None keeps the exact draw (what a recipe needs to re-render the same pixels)."""
+        return {"transform": self.transform,
+                "params": {k: v if digits is None else round(v, digits) for k, v in self.params.items()}}
 
 
 def transform_ranges(name: str, overrides: dict[str, dict[str, list[float]]]) -> dict[str, tuple[float, float]]:
