@@ -29,8 +29,8 @@ from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame
 BORDERS = ("reflect", "replicate", "constant")  # synth.render's modes; RenderBatch.border indexes this
 
 # render() works through the frames in chunks of at most this many output pixels (all clips and layers at once):
-# its transients take about 60 bytes per pixel, so about 1 GiB per chunk.
-CHUNK_PIXELS = 1 << 24
+# its transients peak at about 100 bytes per pixel, so under 1 GiB per chunk, and a chunk still fills a GPU.
+CHUNK_PIXELS = 1 << 23
 
 # Sampling coordinates are clamped to this many pixels (float32 integers are exact to 2**24) before they become
 # integer tap indices; every border mode maps them back into the image.
@@ -169,30 +169,35 @@ def _warp(b: RenderBatch, homs: torch.Tensor) -> torch.Tensor:
 
     homs: (K, T, 3, 3) -> float (K, T, S, S, 3) holding integers in [0, 255].
     """
-    p = torch.arange(b.size, dtype=torch.float32, device=homs.device)
-    h = homs[..., None, None]  # (K, T, 3, 3, 1, 1)
-    rows = [h[:, :, i, 0] * p + h[:, :, i, 1] * p[:, None] + h[:, :, i, 2] for i in range(3)]  # (K, T, S, S)
-    sx = (rows[0] / rows[2]).clamp(-_COORD_LIMIT, _COORD_LIMIT)
-    sy = (rows[1] / rows[2]).clamp(-_COORD_LIMIT, _COORD_LIMIT)
+    sx, sy = _source_coords(homs, b.size)  # (K, T, S, S)
     x0, y0 = sx.floor(), sy.floor()
-    fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]  # (K, T, S, S, 1)
-    x0, y0 = x0.long(), y0.long()
-    height, width = (b.sizes[:, i].view(-1, 1, 1, 1) for i in range(2))
+    fx, fy = sx.sub_(x0)[..., None], sy.sub_(y0)[..., None]  # (K, T, S, S, 1) in [0, 1)
+    x0, y0 = x0.int(), y0.int()  # int32 taps: a batch holds far fewer than 2**31 source pixels
+    height, width = (b.sizes[:, i].view(-1, 1, 1, 1).int() for i in range(2))
+    base = b.offsets.view(-1, 1, 1, 1).int()
     tap = BORDER_TAPS[BORDERS[b.border]]
     cols = tap(x0, width), tap(x0 + 1, width)
-    base = b.offsets.view(-1, 1, 1, 1)
     lines = []
-    for y, y_inside in (tap(y0, height), tap(y0 + 1, height)):
-        line = base + y * width
+    for y, y_inside in tap(y0, height), tap(y0 + 1, height):
+        line = y.mul_(width).add_(base)  # index of each tap row's first pixel
         v0, v1 = (_fetch(b.pixels, line + x, _both(y_inside, x_inside)) for x, x_inside in cols)
-        lines.append(v0 + fx * (v1 - v0))
-    return (lines[0] + fy * (lines[1] - lines[0])).round()
+        lines.append(v1.sub_(v0).mul_(fx).add_(v0))  # v0 + fx * (v1 - v0)
+    return lines[1].sub_(lines[0]).mul_(fy).add_(lines[0]).round_()
+
+
+def _source_coords(homs: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 source x and y of every output pixel: (K, T, 3, 3) -> two (K, T, S, S), clamped (_COORD_LIMIT)."""
+    p = torch.arange(size, dtype=torch.float32, device=homs.device)
+    h = homs[..., None, None]  # (K, T, 3, 3, 1, 1)
+    row = lambda i: h[:, :, i, 0] * p + h[:, :, i, 1] * p[:, None] + h[:, :, i, 2]  # noqa: E731  (K, T, S, S)
+    w = row(2)
+    return (row(0).div_(w).clamp_(-_COORD_LIMIT, _COORD_LIMIT), row(1).div_(w).clamp_(-_COORD_LIMIT, _COORD_LIMIT))
 
 
 def _fetch(pixels: torch.Tensor, index: torch.Tensor, inside: torch.Tensor | None) -> torch.Tensor:
     """pixels (P, 3) at index (K, T, S, S) -> float (K, T, S, S, 3); zero where `inside` is False."""
     v = pixels[index].float()
-    return v if inside is None else v * inside[..., None]
+    return v if inside is None else v.mul_(inside[..., None])
 
 
 def _both(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
