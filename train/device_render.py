@@ -41,17 +41,22 @@ _COORD_LIMIT = float(1 << 24)
 class Layer:
     """One image under one motion. `image` is the source as synth.render warps it: prepare_source's output (already
     area-reduced) without its padding channel. `still` is the cutmix partner's still frame (the partner warped by
-    the identity motion), required iff the motion is cutmix."""
+    the identity motion, synth.render.partner_still), required for cutmix and, as synth.render does, ignored for
+    other motion."""
 
     image: np.ndarray  # (H, W, 3) uint8 RGB
     motion: Motion
-    still: np.ndarray | None = None  # (size, size, 3) uint8
+    still: np.ndarray | None = None  # (size, size, 3 or 4) uint8; a 4th channel is dropped
 
     def __post_init__(self) -> None:
         if self.image.dtype != np.uint8 or self.image.ndim != 3 or self.image.shape[2] != 3:
             raise ValueError(f"Layer.image must be (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
-        if (TRANSFORMS[self.motion.transform].kind == "cutmix") != (self.still is not None):
-            raise ValueError(f"Layer.still is required for cutmix and only for it (motion {self.motion.transform})")
+        if self.cutmix and self.still is None:
+            raise ValueError("a cutmix Layer needs the partner's still")
+
+    @property
+    def cutmix(self) -> bool:
+        return TRANSFORMS[self.motion.transform].kind == "cutmix"
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,11 @@ def pack(specs: Sequence[ClipSpec], *, frames: int, size: int, border: str = "re
     mix_clip = [b for b, spec in enumerate(specs) if len(spec.layers) == 2]
     layers = [spec.layers[0] for spec in specs] + [specs[b].layers[1] for b in mix_clip]
     weights = [spec.lam for spec in specs] + [1.0 - specs[b].lam for b in mix_clip]  # in float64, as addWeighted
-    cut = [k for k, layer in enumerate(layers) if layer.still is not None]
-    for k in cut:
-        if layers[k].still.shape != (size, size, 3) or layers[k].still.dtype != np.uint8:
-            raise ValueError(f"a cutmix still must be ({size}, {size}, 3) uint8, got {layers[k].still.shape}")
+    cut = [k for k, layer in enumerate(layers) if layer.cutmix]
+    stills = [layers[k].still[..., :3] for k in cut]
+    for still in stills:
+        if still.shape != (size, size, 3) or still.dtype != np.uint8:
+            raise ValueError(f"a cutmix still must be ({size}, {size}, 3 or 4) uint8, got {still.shape} {still.dtype}")
     areas = [layer.image.shape[0] * layer.image.shape[1] for layer in layers]
     return RenderBatch(
         pixels=torch.from_numpy(np.concatenate([layer.image.reshape(-1, 3) for layer in layers])),
@@ -116,8 +122,7 @@ def pack(specs: Sequence[ClipSpec], *, frames: int, size: int, border: str = "re
         cut_layer=torch.tensor(cut, dtype=torch.int64),
         cut_boxes=torch.tensor([cutmix_boxes(layers[k].motion, size, frames) for k in cut],
                                dtype=torch.int64).view(len(cut), frames, 4),
-        stills=torch.from_numpy(np.stack([layers[k].still for k in cut]) if cut
-                                else np.zeros((0, size, size, 3), np.uint8)),
+        stills=torch.from_numpy(np.stack(stills) if stills else np.zeros((0, size, size, 3), np.uint8)),
         border=BORDERS.index(border),
         size=size,
     )

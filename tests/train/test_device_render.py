@@ -4,8 +4,8 @@ check that the tolerance catches real bugs.
 Tolerance (per clip, uint8 levels): mean |device - cpu| <= 0.02, max <= 2, and at most 0.5% of values differ at all.
 Both renderers sample bilinearly in float and round at the same steps, so differences are roundings flipped by
 float32 order of operations (measured: mean <= 6e-4, max 1, at most 0.06% of values, Mixup the most); a one-level
-flip before a colour step can grow by its gain, hence max 2. A half-pixel shift, a transposed homography, a wrong border, a swapped
-Mixup weight or a colour one frame off exceeds it many times over (test_tolerance_catches_bugs).
+flip before a colour step can grow by its gain, hence max 2. A half-pixel shift, a transposed homography, a wrong
+border, a swapped Mixup weight or a colour one frame late exceeds it many times over (test_tolerance_catches_bugs).
 """
 from __future__ import annotations
 
@@ -193,13 +193,25 @@ def test_tolerance_catches_bugs(bug) -> None:
         assert_close(render(bug(batch), "cpu"), want)
 
 
+def test_stills_as_synth_render_takes_them() -> None:
+    """A 4-channel (RGBX) still works like its RGB part; a still on other motion is ignored, as synth.render does."""
+    rgb, partner = image(30, 40, 0), Case(image(40, 30, 1), motion("cutmix", 1), image(36, 36, 2))
+    layer = partner.layer(SIZE, "reflect", 1.5)
+    rgbx = np.concatenate([layer.still, np.full((SIZE, SIZE, 1), 255, np.uint8)], -1)
+    slide = motion("slide", 3)
+    plain = render_specs([ClipSpec((layer,)), ClipSpec((Layer(rgb, slide),))], frames=FRAMES, size=SIZE)
+    odd = render_specs([ClipSpec((Layer(layer.image, layer.motion, rgbx),)), ClipSpec((Layer(rgb, slide, rgbx),))],
+                       frames=FRAMES, size=SIZE)
+    assert torch.equal(plain, odd)
+
+
 def test_mistakes_are_refused() -> None:
     rgb = image(20, 20, 0)
     with pytest.raises(ValueError, match="still"):
         Layer(rgb, motion("cutmix", 0))
-    with pytest.raises(ValueError, match="still"):
-        Layer(rgb, motion("slide", 0), still=rgb)
     with pytest.raises(ValueError, match="lam"):
         ClipSpec((Layer(rgb, motion("slide", 0)),), lam=0.5)
+    with pytest.raises(ValueError, match="still must be"):
+        pack([ClipSpec((Layer(rgb, motion("cutmix", 0), still=rgb),))], frames=2, size=8)
     with pytest.raises(ValueError, match="border"):
         pack([ClipSpec((Layer(rgb, motion("slide", 0)),))], frames=2, size=8, border="wrap")
