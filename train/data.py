@@ -4,6 +4,15 @@ Each worker runs `shard urls -> read_shards -> shuffle -> decode_clips -> batch_
 the webdataset style. Batches leave the worker as uint8 (B, T, H, W, 3) tensors (a quarter of the bytes of float);
 crop, flip and normalisation happen on the device (train/augment.py).
 
+Recipe samples (`synth render --format recipe`: source images + PMG parameters, told apart by their members, not
+the manifest) are not decoded but rendered, at data.frames x data.size (the motion is resolution-free; the framing
+fits the frames asked for). With data.render_on="device" (default) the decode stage turns each into a ClipSpec
+and the batch stage packs them (train/device_render.py) in the worker; the batch then carries that RenderBatch and
+batch_to_device renders it on the training device. With "cpu" the worker renders with synth's cv2 renderer and
+the batch is ordinary video. data.fresh_motion redraws every sample's motion each epoch from (its seed, its index,
+the epoch): new motion of the same images, still exactly resumable. `--images` (ImageClipDataset) skips shards:
+it draws and renders clips straight from an image source the same way.
+
 Two modes:
 - exact (`resampled=False`): every epoch each rank reads a disjoint share of the shards once (`rank_shards`), in a
   seeded order that changes with the epoch; `ClipLoader.set_epoch` replays any epoch (resume). Ranks can get
@@ -36,7 +45,13 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
+from synth.config import MotionConfig, RenderConfig
 from synth.errors import UserError
+from synth.motion import TRANSFORMS
+from synth.recipe import RecipeClip, decode_recipe, fresh_motion, is_recipe, render_recipe, still_at
+from synth.sample import ImageCache, recipe_sample, sample_key
+from synth.sources import ImageSource, open_source
+from train.device_render import ClipSpec, Layer, RenderBatch, pack, render
 from train.shards import MANIFEST, _mix, rank_shards, resolve_shards, shard_sizes
 
 _JPEG_FRAME = re.compile(r"^f(\d+)\.jpg$")
@@ -44,6 +59,7 @@ _JPEG_FRAME = re.compile(r"^f(\d+)\.jpg$")
 # unspecified, BT470BG, SMPTE170M; unspecified or MPEG (limited) range. synth's encoder writes exactly this.
 _BT601_SPACES = (2, 5, 6)
 _LIMITED_RANGES = (0, 1)
+RENDER_ON = ("device", "cpu")
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,10 @@ class DataConfig:
     max_skip_fraction, min_seen: raise UserError once more than this fraction of samples was corrupt, judged after
         at least min_seen samples.
     pin_memory: None pins when CUDA is available.
+    render_on: where recipe and --images clips are rendered: "device" (batched, train/device_render.py) or "cpu"
+        (synth's cv2 renderer in the workers, like decoding).
+    fresh_motion: recipe shards and --images only: new motion parameters every epoch for the same images.
+    With --images, epoch_samples is the clips per epoch (default: one per source image).
     """
 
     frames: int = 16
@@ -79,6 +99,8 @@ class DataConfig:
     pin_memory: bool | None = None
     max_skip_fraction: float = 0.1
     min_seen: int = 50
+    render_on: str = "device"
+    fresh_motion: bool = False
 
     def __post_init__(self) -> None:
         for name in ("frames", "size", "batch_size", "shuffle_buffer", "decode_threads", "prefetch_factor"):
@@ -88,6 +110,11 @@ class DataConfig:
             raise UserError(f"data.num_workers={self.num_workers}: must be 0 (main process) or more")
         if not 0.0 <= self.max_skip_fraction <= 1.0:
             raise UserError(f"data.max_skip_fraction={self.max_skip_fraction}: must be between 0 and 1")
+        if self.render_on not in RENDER_ON:
+            raise UserError(f"data.render_on={self.render_on!r} (--render-on): choose {' or '.join(RENDER_ON)}")
+        if self.fresh_motion and self.resampled:
+            raise UserError("data.fresh_motion (--fresh-motion) draws motion per epoch and needs exact epochs; "
+                            "set data.resampled=false")
 
 
 class Tally(NamedTuple):
@@ -99,14 +126,23 @@ class Tally(NamedTuple):
     shards_failed: int
 
 
-Clip = tuple[str, np.ndarray, int]  # (key, uint8 (T, H, W, 3), label or -1)
+class DeviceClip(NamedTuple):
+    """A recipe clip on its way to pack(): the spec and the border policy it renders with."""
+
+    spec: ClipSpec
+    border: str
+    max_fit_zoom: float
+
+
+Clip = tuple[str, "np.ndarray | DeviceClip", int]  # (key, uint8 (T, H, W, 3) or a clip to render, label or -1)
 
 
 class ClipBatch(NamedTuple):
-    """video: uint8 (B, T, H, W, 3) RGB; label: int64 (B,), -1 where the source has no labels; key: the samples'
-    9-digit global indices; tally: what the worker met since its previous batch."""
+    """video: uint8 (B, T, H, W, 3) RGB, or the RenderBatch of recipe clips that batch_to_device renders; label:
+    int64 (B,), -1 where the source has no labels; key: the samples' 9-digit global indices; tally: what the
+    worker met since its previous batch."""
 
-    video: torch.Tensor
+    video: torch.Tensor | RenderBatch
     label: torch.Tensor
     key: list[str]
     tally: Tally
@@ -228,17 +264,33 @@ def _resize(video: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in video])
 
 
-def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, threads: int,
-                 counts: _Counts) -> Iterator[Clip | None]:
-    """Raw samples -> (key, uint8 (frames, size, size, 3), label or -1). A sample that does not decode is counted
-    and skipped with a warning instead of stopping the worker, and becomes None (see read_shards)."""
+def recipe_item(recipe: RecipeClip, *, frames: int, size: int, render_on: str) -> np.ndarray | DeviceClip:
+    """What the batch stage gets for a recipe: rendered frames (render_on="cpu") or a clip for pack()."""
+    if render_on == "cpu":
+        return render_recipe(recipe, frames, size)
+    layers = tuple(Layer(layer.image, layer.motion, still_at(layer.still, size)
+                         if TRANSFORMS[layer.motion.transform].kind == "cutmix" and layer.still is not None else None)
+                   for layer in recipe.layers)
+    return DeviceClip(ClipSpec(layers, recipe.lam), recipe.motion.border, recipe.motion.max_fit_zoom)
+
+
+def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, threads: int, counts: _Counts,
+                 epoch: int = 0, fresh: bool = False, render_on: str = "device") -> Iterator[Clip | None]:
+    """Raw samples -> (key, uint8 (frames, size, size, 3) or a DeviceClip, label or -1). A sample that does not
+    decode is counted and skipped with a warning instead of stopping the worker, and becomes None (see
+    read_shards). `fresh` redraws a recipe's motion for `epoch`."""
     for sample in samples:
         if sample is None:
             yield None
             continue
         try:
-            video = (decode_mp4(sample["mp4"], frames, threads) if "mp4" in sample
-                     else decode_jpgs(sample, frames))
+            if is_recipe(sample):
+                recipe = decode_recipe(sample)
+                item = recipe_item(fresh_motion(recipe, epoch) if fresh else recipe, frames=frames, size=size,
+                                   render_on=render_on)
+            else:
+                item = _resize(decode_mp4(sample["mp4"], frames, threads) if "mp4" in sample
+                               else decode_jpgs(sample, frames), size)
             label = int(sample["cls"]) if "cls" in sample else -1
         except (ValueError, av.error.FFmpegError, cv2.error) as e:
             counts.skipped += 1
@@ -246,15 +298,27 @@ def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, thre
             yield None
             continue
         counts.ok += 1
-        yield sample["__key__"], _resize(video, size), label
+        yield sample["__key__"], item, label
 
 
 def collate(clips: Sequence[Clip], tally: Tally, frames: int, size: int) -> ClipBatch:
     # default_collate stacks straight into shared memory inside a worker: the batch then crosses to the main
-    # process without another copy.
-    video = (default_collate([torch.from_numpy(c[1]) for c in clips]) if clips
-             else torch.empty((0, frames, size, size, 3), dtype=torch.uint8))
+    # process without another copy. Recipe clips are packed instead (one border policy per batch: a dataset has one).
+    if clips and isinstance(clips[0][1], DeviceClip):
+        first = clips[0][1]
+        video = pack([c[1].spec for c in clips], frames=frames, size=size, border=first.border,
+                     max_fit_zoom=first.max_fit_zoom)
+    else:
+        video = (default_collate([torch.from_numpy(c[1]) for c in clips]) if clips
+                 else torch.empty((0, frames, size, size, 3), dtype=torch.uint8))
     return ClipBatch(video, torch.tensor([c[2] for c in clips], dtype=torch.long), [c[0] for c in clips], tally)
+
+
+def batch_to_device(batch: ClipBatch, device: torch.device | str) -> torch.Tensor:
+    """The batch's uint8 clips (B, T, H, W, 3) on `device`: moved, or rendered there from a RenderBatch."""
+    if isinstance(batch.video, RenderBatch):
+        return render(batch.video, device)
+    return batch.video.to(device, non_blocking=True)
 
 
 def batch_clips(clips: Iterable[Clip | None], *, batch_size: int, frames: int, size: int,
@@ -312,9 +376,14 @@ class ClipDataset(IterableDataset):
             partial(read_shards, expected=self.expected, counts=counts),
             wds.shuffle(cfg.shuffle_buffer, initial=max(1, cfg.shuffle_buffer // 10),
                         seed=_mix(cfg.seed, epoch, self.rank, worker)),
-            partial(decode_clips, frames=cfg.frames, size=cfg.size, threads=cfg.decode_threads, counts=counts),
+            partial(decode_clips, frames=cfg.frames, size=cfg.size, threads=cfg.decode_threads, counts=counts,
+                    epoch=epoch, fresh=cfg.fresh_motion, render_on=cfg.render_on),
             partial(batch_clips, batch_size=cfg.batch_size, frames=cfg.frames, size=cfg.size, counts=counts),
         ))
+
+    def epoch_size(self) -> int | None:
+        """Samples in one exact epoch over all ranks, when the manifest gives every shard's count."""
+        return sum(self.expected.values()) if all(s in self.expected for s in self.shards) else None
 
     def batches_per_epoch(self, epoch: int) -> int | None:
         """Exact mode: batches this rank yields in `epoch` when the manifest gives every shard's count."""
@@ -332,14 +401,102 @@ def make_dataset(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None
     if rank is None or world_size is None:
         rank, world_size = _distributed()
     shards, manifest = resolve_shards(spec)
+    kind = dataset_format(shards, manifest)
+    if cfg.fresh_motion and kind != "recipe":
+        raise UserError(f"{spec}: --fresh-motion needs recipe shards (synth render --format recipe) or --images, "
+                        f"these hold {kind or 'unreadable'} video; drop --fresh-motion or re-render as recipes")
     rendered = (manifest or {}).get("config", {}).get("frames")
-    if rendered is not None and rendered < cfg.frames:
+    if kind != "recipe" and rendered is not None and rendered < cfg.frames:
         raise UserError(f"{spec}: clips have {rendered} frames but data.frames={cfg.frames}; "
                         f"render with --frames {cfg.frames} or train with data.frames <= {rendered}")
     if not cfg.resampled and len(shards) < world_size:
         raise UserError(f"{spec}: {len(shards)} shards cannot feed {world_size} ranks in exact mode; "
                         f"render more, smaller shards or set data.resampled=true")
     return ClipDataset(shards, cfg, rank=rank, world_size=world_size, expected=shard_sizes(shards, manifest))
+
+
+def dataset_format(shards: Sequence[str], manifest: dict | None) -> str | None:
+    """"recipe", "mp4" or "jpg": the manifest's codec.format, else the members of the first shard's first sample
+    (None if it cannot be read). Reading itself goes by each sample's members."""
+    known = ((manifest or {}).get("config") or {}).get("codec", {}).get("format")
+    if known:
+        return known
+    try:
+        first = next(iter(wds.tarfile_samples([dict(url=shards[0])])), None)
+    except Exception:  # a broken first shard is counted when it is read; here it only leaves the kind unknown
+        return None
+    if first is None:
+        return None
+    return "recipe" if is_recipe(first) else "mp4" if "mp4" in first else "jpg"
+
+
+# -------------------------------------------------------------------------------------------------- from images
+
+class ImageClipDataset(IterableDataset):
+    """`--images`: clips drawn (synth.draw) and rendered straight from an image source, no shards.
+
+    An epoch is `samples` sample indices (default one per image) in an order seeded by (data.seed, epoch), split
+    between ranks and then DataLoader workers. Sample i is synth render's sample i of `render` (the same images
+    and, without fresh_motion, the same motion). Bad images are replaced by the next usable one, as synth render
+    does, and counted as skipped.
+    """
+
+    def __init__(self, source: ImageSource, render: RenderConfig, cfg: DataConfig, *, rank: int, world_size: int,
+                 samples: int):
+        super().__init__()
+        self.source, self.render, self.cfg, self.rank, self.world_size = source, render, cfg, rank, world_size
+        self.samples, self.epoch = samples, 0
+        self._cache: ImageCache | None = None
+
+    def _indices(self, epoch: int, worker: int, workers: int) -> list[int]:
+        order = np.random.default_rng(_mix(self.cfg.seed, epoch)).permutation(self.samples)
+        return order[self.rank::self.world_size][worker::workers].tolist()
+
+    def _clips(self, indices: list[int], epoch: int, counts: _Counts) -> Iterator[Clip | None]:
+        cfg = self.cfg
+        if self._cache is None:  # one per process, kept across epochs: each bad image is counted once
+            self._cache = ImageCache(self.source, on_bad_image="skip")
+        cache = self._cache
+        for index in indices:
+            bad = dict(cache.bad)
+            recipe, _ = recipe_sample(self.render, cache, index, epoch if cfg.fresh_motion else None)
+            for i in cache.bad.keys() - bad.keys():
+                counts.skipped += 1
+                warnings.warn(f"skipping bad image {cache.bad[i]}", RuntimeWarning)
+            counts.ok += 1
+            yield sample_key(index), recipe_item(recipe, frames=cfg.frames, size=cfg.size,
+                                                 render_on=cfg.render_on), -1 if recipe.label is None else recipe.label
+
+    def __iter__(self) -> Iterator[ClipBatch]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        counts = _Counts()
+        return batch_clips(self._clips(self._indices(epoch, worker, workers), epoch, counts),
+                           batch_size=self.cfg.batch_size, frames=self.cfg.frames, size=self.cfg.size, counts=counts)
+
+    def epoch_size(self) -> int:
+        return self.samples
+
+    def batches_per_epoch(self, epoch: int) -> int:
+        workers = max(self.cfg.num_workers, 1)
+        return sum(math.ceil(len(self._indices(epoch, w, workers)) / self.cfg.batch_size) for w in range(workers))
+
+
+def make_image_dataset(images: str, motion: MotionConfig, cfg: DataConfig, *, rank: int | None = None,
+                       world_size: int | None = None) -> ImageClipDataset:
+    """The --images dataset: synth's render recipe at data.frames x data.size, seeded by data.seed."""
+    if rank is None or world_size is None:
+        rank, world_size = _distributed()
+    if cfg.resampled:
+        raise UserError("--images reads exact epochs of sample indices; set data.resampled=false")
+    render_cfg = RenderConfig(images=images, frames=cfg.frames, size=cfg.size, seed=cfg.seed, motion=motion).validate()
+    source = open_source(images, min_side=cfg.size)
+    samples = cfg.epoch_samples or len(source)
+    if samples < world_size:
+        raise UserError(f"--images {images}: {samples} clips per epoch cannot feed {world_size} ranks; "
+                        f"pass --num-videos {world_size} or more")
+    return ImageClipDataset(source, render_cfg, cfg, rank=rank, world_size=world_size, samples=samples)
 
 
 # ----------------------------------------------------------------------------------------------------- the loader
@@ -381,7 +538,7 @@ class ClipLoader:
     replaying the same shard draws).
     """
 
-    def __init__(self, dataset: ClipDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
+    def __init__(self, dataset: ClipDataset | ImageClipDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
                  steps_per_epoch: int | None):
         self.dataset, self.health, self.steps_per_epoch = dataset, health, steps_per_epoch
         self._new_dataloader = new_dataloader
@@ -431,7 +588,16 @@ class ClipLoader:
 def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None = None,
                 world_size: int | None = None) -> ClipLoader:
     """A loader of ClipBatch for spec; decoding runs in cfg.num_workers DataLoader workers (0: in this process)."""
-    dataset = make_dataset(spec, cfg, rank=rank, world_size=world_size)
+    return _loader(make_dataset(spec, cfg, rank=rank, world_size=world_size), spec, cfg)
+
+
+def make_image_loader(images: str, motion: MotionConfig, cfg: DataConfig, *, rank: int | None = None,
+                      world_size: int | None = None) -> ClipLoader:
+    """A loader of ClipBatch rendered from an image source (make_image_dataset), in cfg.num_workers workers."""
+    return _loader(make_image_dataset(images, motion, cfg, rank=rank, world_size=world_size), images, cfg)
+
+
+def _loader(dataset: ClipDataset | ImageClipDataset, spec: str | Sequence[str], cfg: DataConfig) -> ClipLoader:
     steps = None
     if cfg.resampled:
         samples = cfg.epoch_samples or sum(dataset.expected.values())
@@ -445,7 +611,11 @@ def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None 
         pin_memory=torch.cuda.is_available() if cfg.pin_memory is None else cfg.pin_memory,
         persistent_workers=cfg.persistent_workers and workers, prefetch_factor=cfg.prefetch_factor if workers else None)
     name = spec if isinstance(spec, str) else f"{spec[0]} and {len(spec) - 1} more"
-    directory = spec if isinstance(spec, str) and os.path.isdir(spec) else os.path.dirname(dataset.shards[0]) or "."
-    patience = len(dataset.shards) if cfg.resampled else len(dataset.shards) // dataset.world_size
+    if isinstance(dataset, ImageClipDataset):
+        directory, patience = name, 1  # no shards to fail
+    else:
+        directory = (spec if isinstance(spec, str) and os.path.isdir(spec)
+                     else os.path.dirname(dataset.shards[0]) or ".")
+        patience = len(dataset.shards) if cfg.resampled else len(dataset.shards) // dataset.world_size
     health = DataHealth(name, directory, cfg.max_skip_fraction, cfg.min_seen, patience)
     return ClipLoader(dataset, new_dataloader, health, steps)
