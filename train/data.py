@@ -10,8 +10,8 @@ fits the frames asked for). With data.render_on="device" (default) the decode st
 and the batch stage packs them (train/device_render.py) in the worker; the batch then carries that RenderBatch and
 batch_to_device renders it on the training device. With "cpu" the worker renders with synth's cv2 renderer and
 the batch is ordinary video. data.fresh_motion redraws every sample's motion each epoch from (its seed, its index,
-the epoch): new motion of the same images, still exactly resumable. `--images` (ImageClipDataset) skips shards:
-it draws and renders clips straight from an image source the same way.
+the epoch): new motion of the same images, still exactly resumable. `--images` (train/images.py) skips shards:
+it draws clips straight from an image source into the same batch stage.
 
 Two modes:
 - exact (`resampled=False`): every epoch each rank reads a disjoint share of the shards once (`rank_shards`), in a
@@ -45,12 +45,9 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
-from synth.config import MotionConfig, RenderConfig
 from synth.errors import UserError
 from synth.motion import TRANSFORMS
 from synth.recipe import RecipeClip, decode_recipe, fresh_motion, is_recipe, render_recipe, still_at
-from synth.sample import ImageCache, recipe_sample, sample_key
-from synth.sources import ImageSource, open_source
 from train.device_render import ClipSpec, Layer, RenderBatch, pack, render
 from train.shards import MANIFEST, _mix, rank_shards, resolve_shards, shard_sizes
 
@@ -430,75 +427,6 @@ def dataset_format(shards: Sequence[str], manifest: dict | None) -> str | None:
     return "recipe" if is_recipe(first) else "mp4" if "mp4" in first else "jpg"
 
 
-# -------------------------------------------------------------------------------------------------- from images
-
-class ImageClipDataset(IterableDataset):
-    """`--images`: clips drawn (synth.draw) and rendered straight from an image source, no shards.
-
-    An epoch is `samples` sample indices (default one per image) in an order seeded by (data.seed, epoch), split
-    between ranks and then DataLoader workers. Sample i is synth render's sample i of `render` (the same images
-    and, without fresh_motion, the same motion). Bad images are replaced by the next usable one, as synth render
-    does, and counted as skipped.
-    """
-
-    def __init__(self, source: ImageSource, render: RenderConfig, cfg: DataConfig, *, rank: int, world_size: int,
-                 samples: int):
-        super().__init__()
-        self.source, self.render, self.cfg, self.rank, self.world_size = source, render, cfg, rank, world_size
-        self.samples, self.epoch = samples, 0
-        self._cache: ImageCache | None = None
-
-    def _indices(self, epoch: int, worker: int, workers: int) -> list[int]:
-        order = np.random.default_rng(_mix(self.cfg.seed, epoch)).permutation(self.samples)
-        return order[self.rank::self.world_size][worker::workers].tolist()
-
-    def _clips(self, indices: list[int], epoch: int, counts: _Counts) -> Iterator[Clip | None]:
-        cfg = self.cfg
-        if self._cache is None:  # one per process, kept across epochs: each bad image is counted once
-            self._cache = ImageCache(self.source, on_bad_image="skip")
-        cache = self._cache
-        for index in indices:
-            bad = dict(cache.bad)
-            recipe, _ = recipe_sample(self.render, cache, index, epoch if cfg.fresh_motion else None)
-            for i in cache.bad.keys() - bad.keys():
-                counts.skipped += 1
-                warnings.warn(f"skipping bad image {cache.bad[i]}", RuntimeWarning)
-            counts.ok += 1
-            yield sample_key(index), recipe_item(recipe, frames=cfg.frames, size=cfg.size,
-                                                 render_on=cfg.render_on), -1 if recipe.label is None else recipe.label
-
-    def __iter__(self) -> Iterator[ClipBatch]:
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        counts = _Counts()
-        return batch_clips(self._clips(self._indices(epoch, worker, workers), epoch, counts),
-                           batch_size=self.cfg.batch_size, frames=self.cfg.frames, size=self.cfg.size, counts=counts)
-
-    def epoch_size(self) -> int:
-        return self.samples
-
-    def batches_per_epoch(self, epoch: int) -> int:
-        workers = max(self.cfg.num_workers, 1)
-        return sum(math.ceil(len(self._indices(epoch, w, workers)) / self.cfg.batch_size) for w in range(workers))
-
-
-def make_image_dataset(images: str, motion: MotionConfig, cfg: DataConfig, *, rank: int | None = None,
-                       world_size: int | None = None) -> ImageClipDataset:
-    """The --images dataset: synth's render recipe at data.frames x data.size, seeded by data.seed."""
-    if rank is None or world_size is None:
-        rank, world_size = _distributed()
-    if cfg.resampled:
-        raise UserError("--images reads exact epochs of sample indices; set data.resampled=false")
-    render_cfg = RenderConfig(images=images, frames=cfg.frames, size=cfg.size, seed=cfg.seed, motion=motion).validate()
-    source = open_source(images, min_side=cfg.size)
-    samples = cfg.epoch_samples or len(source)
-    if samples < world_size:
-        raise UserError(f"--images {images}: {samples} clips per epoch cannot feed {world_size} ranks; "
-                        f"pass --num-videos {world_size} or more")
-    return ImageClipDataset(source, render_cfg, cfg, rank=rank, world_size=world_size, samples=samples)
-
-
 # ----------------------------------------------------------------------------------------------------- the loader
 
 @dataclass
@@ -538,7 +466,7 @@ class ClipLoader:
     replaying the same shard draws).
     """
 
-    def __init__(self, dataset: ClipDataset | ImageClipDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
+    def __init__(self, dataset: IterableDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
                  steps_per_epoch: int | None):
         self.dataset, self.health, self.steps_per_epoch = dataset, health, steps_per_epoch
         self._new_dataloader = new_dataloader
@@ -588,16 +516,12 @@ class ClipLoader:
 def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None = None,
                 world_size: int | None = None) -> ClipLoader:
     """A loader of ClipBatch for spec; decoding runs in cfg.num_workers DataLoader workers (0: in this process)."""
-    return _loader(make_dataset(spec, cfg, rank=rank, world_size=world_size), spec, cfg)
+    return build_loader(make_dataset(spec, cfg, rank=rank, world_size=world_size), spec, cfg)
 
 
-def make_image_loader(images: str, motion: MotionConfig, cfg: DataConfig, *, rank: int | None = None,
-                      world_size: int | None = None) -> ClipLoader:
-    """A loader of ClipBatch rendered from an image source (make_image_dataset), in cfg.num_workers workers."""
-    return _loader(make_image_dataset(images, motion, cfg, rank=rank, world_size=world_size), images, cfg)
-
-
-def _loader(dataset: ClipDataset | ImageClipDataset, spec: str | Sequence[str], cfg: DataConfig) -> ClipLoader:
+def build_loader(dataset: IterableDataset, spec: str | Sequence[str], cfg: DataConfig) -> ClipLoader:
+    """A ClipLoader over `dataset` (ClipDataset, or train.images.ImageClipDataset: anything with cfg, epoch,
+    world_size, epoch_size() and batches_per_epoch())."""
     steps = None
     if cfg.resampled:
         samples = cfg.epoch_samples or sum(dataset.expected.values())
@@ -611,8 +535,8 @@ def _loader(dataset: ClipDataset | ImageClipDataset, spec: str | Sequence[str], 
         pin_memory=torch.cuda.is_available() if cfg.pin_memory is None else cfg.pin_memory,
         persistent_workers=cfg.persistent_workers and workers, prefetch_factor=cfg.prefetch_factor if workers else None)
     name = spec if isinstance(spec, str) else f"{spec[0]} and {len(spec) - 1} more"
-    if isinstance(dataset, ImageClipDataset):
-        directory, patience = name, 1  # no shards to fail
+    if not isinstance(dataset, ClipDataset):
+        directory, patience = name, 1  # clips rendered from images: no shards to fail
     else:
         directory = (spec if isinstance(spec, str) and os.path.isdir(spec)
                      else os.path.dirname(dataset.shards[0]) or ".")

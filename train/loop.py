@@ -33,7 +33,8 @@ from synth.errors import UserError
 from train import checkpoint
 from train.augment import DeviceAugment
 from train.config import CONFIG_FILE, LoopConfig, TrainConfig, model_config, save_config
-from train.data import ClipBatch, ClipLoader, batch_to_device, make_image_loader, make_loader
+from train.data import ClipBatch, ClipLoader, batch_to_device, make_loader
+from train.images import make_image_loader
 from train.masking import make_decoder_mask, make_mask
 from train.metrics import METRICS, Meter, MetricsWriter, truncate_after
 from train.model import VideoMAE

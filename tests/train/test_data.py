@@ -21,9 +21,9 @@ import webdataset as wds
 from synth.errors import UserError
 from synth.recipe import decode_recipe, render_recipe
 from train.augment import IMAGENET_MEAN, IMAGENET_STD, DeviceAugment
-from train.data import (DataConfig, _Counts, batch_to_device, decode_clips, make_dataset, make_image_loader,
-                        make_loader)
+from train.data import DataConfig, _Counts, batch_to_device, decode_clips, make_dataset, make_loader
 from train.device_render import RenderBatch
+from train.images import make_image_loader
 from train.shards import rank_shards, resolve_shards
 
 FRAMES, SIZE, PER_SHARD, SHARDS = 8, 32, 5, 4
