@@ -33,6 +33,8 @@ def test_recipe_shards_verify_preview_and_read_back_with_webdataset(synth_cli, i
                                   "--transforms", "zoom,cutmix", "--num-videos", 5, *SMALL)
     assert code == 0 and "wrote 5 clips in 1 shards" in stdout, err
     assert synth_cli("verify", out)[:2] == (0, f"{out}: OK\n")
+    code, stdout, err = synth_cli("reproduce", out, "--out", tmp_path / "again", "--workers", 0)
+    assert code == 0 and "byte-identical" in stdout, err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["codec"]["format"] == "recipe"
     samples = first_samples(out)
