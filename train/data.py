@@ -432,10 +432,11 @@ def dataset_format(shards: Sequence[str], manifest: dict | None) -> str | None:
 @dataclass
 class DataHealth:
     """Totals over every batch the main process received, for logging; add() enforces the limits: the corrupt
-    fraction of samples, and a first `shard_patience` shards that all failed without a single good sample."""
+    fraction of samples, and a first `shard_patience` shards that all failed without a single good sample.
+    check: what to tell the person, e.g. "run `synth verify DIR`"."""
 
     spec: str
-    directory: str
+    check: str
     max_skip_fraction: float
     min_seen: int
     shard_patience: int
@@ -450,11 +451,10 @@ class DataHealth:
         seen = self.ok + self.skipped
         if seen >= self.min_seen and self.skipped > self.max_skip_fraction * seen:
             raise UserError(f"too many corrupt samples in {self.spec}: {self.skipped} of {seen} skipped, "
-                            f"{self.shards_failed} shards failed (limit {self.max_skip_fraction:.0%}); "
-                            f"run `synth verify {self.directory}`")
+                            f"{self.shards_failed} shards failed (limit {self.max_skip_fraction:.0%}); {self.check}")
         if self.ok == 0 and self.shards_failed >= self.shard_patience:
             raise UserError(f"no sample could be read from {self.spec}: {self.shards_failed} shards failed; "
-                            f"run `synth verify {self.directory}`")
+                            f"{self.check}")
 
 
 class ClipLoader:
@@ -535,11 +535,12 @@ def build_loader(dataset: IterableDataset, spec: str | Sequence[str], cfg: DataC
         pin_memory=torch.cuda.is_available() if cfg.pin_memory is None else cfg.pin_memory,
         persistent_workers=cfg.persistent_workers and workers, prefetch_factor=cfg.prefetch_factor if workers else None)
     name = spec if isinstance(spec, str) else f"{spec[0]} and {len(spec) - 1} more"
-    if not isinstance(dataset, ClipDataset):
-        directory, patience = name, 1  # clips rendered from images: no shards to fail
+    if not isinstance(dataset, ClipDataset):  # clips rendered from images: skips are bad images, no shards to fail
+        check, patience = f"fix or remove the bad images of {name} (named in the warnings)", 1
     else:
         directory = (spec if isinstance(spec, str) and os.path.isdir(spec)
                      else os.path.dirname(dataset.shards[0]) or ".")
+        check = f"run `synth verify {directory}`"
         patience = len(dataset.shards) if cfg.resampled else len(dataset.shards) // dataset.world_size
-    health = DataHealth(name, directory, cfg.max_skip_fraction, cfg.min_seen, patience)
+    health = DataHealth(name, check, cfg.max_skip_fraction, cfg.min_seen, patience)
     return ClipLoader(dataset, new_dataloader, health, steps)

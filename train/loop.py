@@ -153,8 +153,8 @@ class BatchStream:
                 self.taken += 1
                 return batch
             if self.taken == 0:
-                raise UserError(f"{self.loader.health.spec}: epoch {self.epoch} gave no batch at all; run "
-                                f"`synth verify {self.loader.health.directory}` or render more clips")
+                raise UserError(f"{self.loader.health.spec}: epoch {self.epoch} gave no batch at all; "
+                                f"{self.loader.health.check} or render more clips")
             self._batches, self.epoch = None, self.epoch + 1
 
 

@@ -437,3 +437,14 @@ def test_images_dataset_splits_epochs_between_ranks_and_redraws_fresh_motion(ima
     again = make_image_loader(str(image_folder), MotionConfig(), cfg, rank=0, world_size=2)
     again.set_epoch(1)
     assert all(np.array_equal(v, epochs[0][1][k]) for k, v in rendered(list(again)).items())
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_mostly_bad_images_stop_with_a_user_error_naming_the_source(image_folder: Path) -> None:
+    from synth.config import MotionConfig
+
+    for i in range(12):
+        (image_folder / f"zz{i:02d}.jpg").write_bytes(b"not an image")
+    cfg = replace(CFG, min_seen=4, max_skip_fraction=0.5)
+    with pytest.raises(UserError, match=f"too many corrupt samples in {image_folder}.*fix or remove the bad images"):
+        list(make_image_loader(str(image_folder), MotionConfig(), cfg))
