@@ -46,7 +46,8 @@ class ImageCache:
                     if self.on_bad_image == "fail":
                         raise UserError(f"bad input image {e}; fix or remove it, or pass --on-bad-image skip") from None
                     self.bad[i] = str(e)
-        raise UserError(f"no usable image in the source ({n} tried); check the --images input")
+        first = next(iter(self.bad.values()), "")
+        raise UserError(f"{self.source.name}: no usable image ({n} tried, e.g. {first}); check the --images input")
 
     def _load(self, i: int) -> SourceImage:
         if i in self.images:

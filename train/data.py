@@ -504,13 +504,25 @@ class ClipLoader:
             batches, limit = self._exact_epoch(), None
         self.epoch += 1
         n = 0
-        for batch in batches:
+        for batch in _worker_errors(batches):
             self.health.add(batch.tally)
             if len(batch.key):
                 yield batch
                 n += 1
                 if n == limit:
                     return
+
+
+def _worker_errors(batches: Iterator[ClipBatch]) -> Iterator[ClipBatch]:
+    """batches, with a user error raised in a DataLoader worker brought back to its own one line: the DataLoader
+    re-raises it with the worker's traceback pasted into the message."""
+    try:
+        yield from batches
+    except UserError as e:
+        text, marker = str(e), f"{UserError.__name__}: "
+        if "Original Traceback" not in text or marker not in text:
+            raise
+        raise UserError(text.rsplit(marker, 1)[1].strip()) from None
 
 
 def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None = None,

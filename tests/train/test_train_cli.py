@@ -143,3 +143,14 @@ def test_bad_recipe_and_image_inputs_are_one_line_errors(shards: Path, tmp_path:
     code, out, err = train_cli(*argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message.format(**fill) in err and "Traceback" not in err
+
+
+def test_a_user_error_inside_a_loader_worker_is_one_line(tmp_path: Path, train_cli) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"photo{i}.jpg").write_bytes(b"not a jpeg")
+    # --workers 1 (the last --workers wins): the error is raised in a DataLoader worker process
+    code, out, err = train_cli("--images", bad, "--steps", 1, "--out", tmp_path / "run", *TINY, "--workers", 1)
+    assert code == 2
+    assert err.count("\n") == 1 and "no usable image (3 tried, e.g. photo" in err and "Traceback" not in err
