@@ -7,15 +7,18 @@ Members of sample KEY (besides KEY.cls when labelled):
 - KEY.json: the video sample's metadata with format "recipe" and the exact (unrounded) parameters and lambda,
   plus "layers" (per layer: its image member and its cutmix still member or null) and "motion" (the render's
   MotionConfig: what fresh motion draws from, border and max_fit_zoom);
-- KEY.img0.jpg, KEY.img1.jpg: the main and the Mixup partner source as the renderer samples it (reduce_source:
-  area-reduced only when over 2.5x the frame side, never upscaled);
+- KEY.img0.jpg, KEY.img1.jpg: the main and the Mixup partner source, area-reduced to 1.25x the frame side
+  (OVERSAMPLE) on the shorter side when larger, never upscaled;
 - KEY.cut0.jpg, KEY.cut1.jpg: each layer's cutmix partner still (size x size, the pixels cutmix pastes), stored
   whenever cutmix is among the configured transforms, so fresh motion can draw cutmix as well.
 An image equal to an earlier one (the same image drawn twice) is stored once; "layers" points at the first.
 Each image is a JPEG at codec.jpeg_quality, or a PNG (.png instead of .jpg) where that is smaller, as for
-fractals' flat drawings: then it is also lossless and the recipe re-renders the video frames exactly. From JPEG
-the re-rendered frames differ from the video render's by less than H.264 at crf 20 changes them
-(tests/synth/test_recipe.py measures both).
+fractals' flat drawings: then it is also lossless and the recipe re-renders the video frames exactly, for sources
+up to 1.25x or over 2.5x the frame side. The video renderer warps sources between the two as they are (the area
+reduction would cost it more than it saves), the recipe from their reduction: frames then differ by about a grey
+level on photos (bilinear minification from the larger source aliases a little more), in exchange for half the
+JPEG bytes and decoding per clip in the loader (bench/input_pipeline.py). From JPEG the re-rendered frames differ
+from the video render's by less than H.264 at crf 20 changes them (tests/synth/test_recipe.py measures both).
 """
 from __future__ import annotations
 
@@ -34,6 +37,9 @@ from .motion import TRANSFORMS, Motion
 from .render import render_layers
 
 FLAT_FOR_PNG = 0.9  # flat_share from which a PNG may beat the JPEG
+# Recipes store sources reduced to OVERSAMPLE * size whenever larger (synth.render.reduce_source with this
+# max_minify), not only past MAX_MINIFY times that as the video renderer does: see the module docstring.
+RECIPE_MINIFY = 1.0
 
 
 @dataclass(frozen=True)
@@ -140,10 +146,10 @@ def decode_image(members: Mapping[str, Any], name: str) -> np.ndarray:
     """Member `name` (a JPEG or PNG) as (H, W, 3) uint8 RGB."""
     if name not in members:
         raise ValueError(f"recipe member {name} is missing")
-    bgr = cv2.imdecode(np.frombuffer(members[name], np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
+    rgb = cv2.imdecode(np.frombuffer(members[name], np.uint8), cv2.IMREAD_COLOR_RGB)  # RGB straight from libjpeg
+    if rgb is None:
         raise ValueError(f"{name}: not a decodable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 # -------------------------------------------------------------------------------------------------- rendering

@@ -17,13 +17,13 @@ OVERSAMPLE = 1.25
 MAX_MINIFY = 2.0
 
 
-def reduce_source(rgb: np.ndarray, size: int) -> np.ndarray:
+def reduce_source(rgb: np.ndarray, size: int, *, max_minify: float = MAX_MINIFY) -> np.ndarray:
     """The RGB source as the renderer samples it: area-reduced to OVERSAMPLE * size on the shorter side when it
-    is over MAX_MINIFY times that, else unchanged (never upscaled). Idempotent, so a reduced source stored in a
-    recipe shard renders exactly as the original would."""
+    is over max_minify times that, else unchanged (never upscaled). Idempotent for any max_minify >= 1, and the
+    renderer's own reduction leaves a source reduced with max_minify=1 (what recipe shards store) as it is."""
     h, w = rgb.shape[:2]
     limit = round(OVERSAMPLE * size)
-    if min(h, w) > MAX_MINIFY * limit:
+    if min(h, w) > max_minify * limit:
         f = limit / min(h, w)
         rgb = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return rgb

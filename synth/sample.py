@@ -13,7 +13,7 @@ from .config import RenderConfig
 from .errors import BadImage, UserError
 from .draw import SampleDraw, draw_sample
 from .motion import TRANSFORMS, Motion
-from .recipe import RecipeClip, RecipeLayer, encode_recipe
+from .recipe import RECIPE_MINIFY, RecipeClip, RecipeLayer, encode_recipe
 from .render import partner_still, reduce_source, render_layers
 from .sources.base import ImageSource, SourceImage
 
@@ -102,11 +102,15 @@ def render_sample(cfg: RenderConfig, cache: ImageCache, index: int) -> tuple[np.
 
 def recipe_sample(cfg: RenderConfig, cache: ImageCache, index: int, epoch: int | None = None, *,
                   stills: bool = False) -> tuple[RecipeClip, dict[str, Any]]:
-    """Sample `index` as a recipe (source images reduced as the renderer samples them) and its exact metadata;
-    `epoch` draws fresh motion (synth.draw.draw_sample)."""
+    """Sample `index` as a recipe and its exact metadata; `epoch` draws fresh motion (synth.draw.draw_sample).
+
+    Sources are stored at what the renderer needs, OVERSAMPLE * size on the shorter side (RECIPE_MINIFY), where
+    the video renderer warps sources up to MAX_MINIFY times that as they are: recipes of such sources render
+    within about a grey level of the video frames, not exactly (synth/recipe.py), and their images cost the
+    loader half the decoding."""
     draw = draw_sample(cfg, len(cache.source), index, epoch)
     layers = load_layers(cfg, cache, draw, stills=stills)
-    clip = RecipeClip(tuple(RecipeLayer(reduce_source(layer.image.rgb, cfg.size), layer.motion,
+    clip = RecipeClip(tuple(RecipeLayer(reduce_source(layer.image.rgb, cfg.size, max_minify=RECIPE_MINIFY), layer.motion,
                                         None if layer.still is None else np.ascontiguousarray(layer.still[..., :3]))
                             for layer in layers),
                       draw.lam, cfg.frames, cfg.size, cfg.seed, index, cfg.motion, layers[0].image.label)

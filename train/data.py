@@ -152,6 +152,13 @@ def _worker_id() -> int:
     return info.id if info is not None else 0
 
 
+def one_thread_in_workers() -> None:
+    """OpenCV on one thread inside a DataLoader worker (torch already is): the workers are the parallelism, and
+    OpenCV's thread pool on top of them costs CPU time in contention (and forks badly)."""
+    if get_worker_info() is not None:
+        cv2.setNumThreads(1)
+
+
 def _distributed() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -366,6 +373,7 @@ class ClipDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[ClipBatch]:
         epoch, self.epoch = self.epoch, self.epoch + 1
+        one_thread_in_workers()
         worker = _worker_id()
         cfg, counts = self.cfg, _Counts()
         return iter(wds.DataPipeline(

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies
 
@@ -110,8 +111,10 @@ def pack(specs: Sequence[ClipSpec], *, frames: int, size: int, border: str = "re
         if still.shape != (size, size, 3) or still.dtype != np.uint8:
             raise ValueError(f"a cutmix still must be ({size}, {size}, 3 or 4) uint8, got {still.shape} {still.dtype}")
     areas = [layer.image.shape[0] * layer.image.shape[1] for layer in layers]
+    pixels = _host_tensor(sum(areas) * 3).view(-1, 3)
+    np.concatenate([layer.image.reshape(-1, 3) for layer in layers], out=pixels.numpy())
     return RenderBatch(
-        pixels=torch.from_numpy(np.concatenate([layer.image.reshape(-1, 3) for layer in layers])),
+        pixels=pixels,
         offsets=torch.tensor(np.cumsum([0] + areas[:-1]), dtype=torch.int64),
         sizes=torch.tensor([layer.image.shape[:2] for layer in layers], dtype=torch.int64),
         homographies=torch.from_numpy(np.stack([
@@ -126,6 +129,14 @@ def pack(specs: Sequence[ClipSpec], *, frames: int, size: int, border: str = "re
         border=BORDERS.index(border),
         size=size,
     )
+
+
+def _host_tensor(numel: int) -> torch.Tensor:
+    """uint8 (numel,) for the batch's pixels: in a DataLoader worker allocated in shared memory, as default_collate
+    does, so that the batch crosses to the main process without another copy of its largest tensor."""
+    if get_worker_info() is None:
+        return torch.empty(numel, dtype=torch.uint8)
+    return torch.empty(0, dtype=torch.uint8).new(torch.UntypedStorage._new_shared(numel))
 
 
 def _homographies(layer: Layer, size: int, frames: int, max_fit_zoom: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from synth.errors import UserError
 from synth.sample import ImageCache, recipe_sample, sample_key
 from synth.sources import ImageSource, open_source
 from train.data import (Clip, ClipBatch, ClipLoader, DataConfig, _Counts, _distributed, batch_clips, build_loader,
-                        recipe_item)
+                        one_thread_in_workers, recipe_item)
 from train.shards import _mix
 
 
@@ -59,6 +59,7 @@ class ImageClipDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[ClipBatch]:
         epoch, self.epoch = self.epoch, self.epoch + 1
+        one_thread_in_workers()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         counts = _Counts()

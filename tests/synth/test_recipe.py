@@ -102,12 +102,26 @@ def test_recipe_renders_the_video_frames(image_folder: Path, transforms: dict) -
 
 
 def test_sparse_images_are_stored_as_lossless_png_and_render_exactly() -> None:
-    cfg = RenderConfig(images="fractal:categories=2,instances=2,size=128", frames=4, size=64,
+    cfg = RenderConfig(images="fractal:categories=2,instances=2,size=128", frames=4, size=112,
                        codec=replace(RenderConfig().codec, format="recipe"))
-    cache = ImageCache(open_source(cfg.images, min_side=64))  # 128 px drawings are not reduced for 64 px frames
+    cache = ImageCache(open_source(cfg.images, min_side=112))  # 128 px drawings: not reduced for 112 px frames
     members = make_sample(cfg, cache, 1).members
     assert "img0.png" in members and "img0.jpg" not in members
     assert np.array_equal(render_recipe(decode_recipe(members)), render_sample(cfg, cache, 1)[0][..., :3])
+
+
+def test_sources_the_video_renderer_warps_whole_are_stored_reduced_and_render_closely(image_folder: Path) -> None:
+    """96x128 sources for 48 px frames: the video renderer warps them as they are (under 2.5x the frame side),
+    the recipe stores them at 1.25x (60 px) and renders within a fraction of H.264's error of the video frames."""
+    cfg, cache = cfg_and_cache(image_folder)
+    cfg = replace(cfg, size=48)
+    for index in range(4):
+        video = render_sample(cfg, cache, index)[0][..., :3]
+        stored = decode_recipe(make_sample(cfg, cache, index).members)
+        assert [layer.image.shape for layer in stored.layers] == [(60, 80, 3)] * 2
+        error = np.abs(render_recipe(stored).astype(int) - video).mean()
+        mp4 = np.abs(decode_members(encode(video, cfg.fps, replace(cfg.codec, format="mp4"))).astype(int) - video)
+        assert 0 < error < 0.75 * mp4.mean()
 
 
 def test_fresh_motion_changes_the_frames_not_the_images(image_folder: Path) -> None:
@@ -144,6 +158,8 @@ def test_reduce_source_is_idempotent_and_never_upscales() -> None:
     reduced = reduce_source(big, 32)
     assert reduced.shape == (40, 60, 3) and np.array_equal(reduce_source(reduced, 32), reduced)
     assert reduce_source(small, 32) is small
+    stored = reduce_source(small, 32, max_minify=1.0)  # 60 px over 1.25 x 32 = 40: what a recipe stores
+    assert stored.shape == (40, 53, 3) and reduce_source(stored, 32) is stored
 
 
 @pytest.mark.parametrize("damage", ["json", "image", "missing"])
