@@ -182,7 +182,18 @@ def frame_homographies(motion: Motion, src_hw: tuple[int, int], size: int, frame
     h, w = src_hw
     side = min(h, w)
     canvas_to_src = translate((w - 1) / 2, (h - 1) / 2) @ scale(side / 2)
-    return np.stack([canvas_to_src @ view @ p for p in powers]) @ np.linalg.inv(canvas_to_pixels(size))
+    framed = canvas_to_src @ view  # once, not per frame: the same products in the same order
+    return np.stack([framed @ p for p in powers]) @ np.linalg.inv(canvas_to_pixels(size))
+
+
+_AFFINE_ROW = np.array([0.0, 0.0, 1.0])
+_AFFINE_TOL = 1e-8 + 1e-5 * _AFFINE_ROW  # np.allclose's default atol + rtol * |row|
+
+
+def is_affine(homs: np.ndarray) -> bool:
+    """Every (..., 3, 3) homography has the last row (0, 0, 1), to np.allclose's default tolerance (the test
+    written out: np.allclose costs ~40 us a call, and the loader makes one per layer)."""
+    return bool((np.abs(homs[..., 2, :] - _AFFINE_ROW) <= _AFFINE_TOL).all())
 
 
 def _framing(powers: np.ndarray, src_hw: tuple[int, int], max_fit_zoom: float) -> np.ndarray:

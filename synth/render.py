@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .motion import Motion, color_matrices, cutmix_boxes, frame_homographies
+from .motion import Motion, color_matrices, cutmix_boxes, frame_homographies, is_affine
 
 BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 
@@ -95,7 +95,7 @@ def warp_frames(src: np.ndarray, motion: Motion, *, frames: int, size: int, bord
                 max_fit_zoom: float) -> np.ndarray:
     """Sample every frame once from the RGBX source through its homography -> (T, size, size, 4) uint8."""
     homs = frame_homographies(motion, src.shape[:2], size, frames, max_fit_zoom)
-    affine = np.allclose(homs[:, 2], [0, 0, 1])
+    affine = is_affine(homs)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     out = np.empty((frames, size, size, 4), dtype=np.uint8)
     for t in range(frames):

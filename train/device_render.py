@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies
+from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies, is_affine
 
 BORDERS = ("reflect", "replicate", "constant")  # synth.render's modes; RenderBatch.border indexes this
 
@@ -143,7 +143,7 @@ def _homographies(layer: Layer, size: int, frames: int, max_fit_zoom: float) -> 
     """(T, 3, 3) float64. Affine ones get an exact (0, 0, 1) last row: synth.render then uses warpAffine, which
     ignores that row, where the float64 products may leave a rounding residue."""
     homs = frame_homographies(layer.motion, layer.image.shape[:2], size, frames, max_fit_zoom)
-    if np.allclose(homs[:, 2], [0, 0, 1]):
+    if is_affine(homs):
         homs[:, 2] = [0, 0, 1]
     return homs
 
