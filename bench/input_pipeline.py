@@ -38,7 +38,7 @@ import torch
 from synth.config import CodecConfig, RenderConfig
 from synth.runner import render
 from synth.sources import open_source
-from train.data import DataConfig
+from train.data import DataConfig, batch_to_device
 from train.masking import make_mask
 from train.model import create_model
 
@@ -113,11 +113,12 @@ class Row:
 
     @property
     def worker_ms(self) -> float:
-        return 1000 * self.run.worker_cpu / self.run.clips
+        """Steady state (common.LoaderRun): what a long epoch with persistent workers costs per clip."""
+        return 1000 * self.run.steady_worker_cpu / self.run.steady_clips
 
     @property
     def main_ms(self) -> float:
-        return 1000 * self.run.main_cpu / self.run.clips
+        return 1000 * self.run.steady_main_cpu / self.run.steady_clips
 
     @property
     def per_core(self) -> float:
@@ -129,32 +130,38 @@ class Row:
         return 1000 / self.worker_ms
 
 
-LADDER = [  # (format, mode label, render_on, device: None = --device, "cuda" = only with a GPU)
+LADDER = [  # (format, mode label, render_on, device: None = --device, "cuda" = only with a GPU, "none" = not rendered)
     ("mp4", "decode", "device", None),
     ("jpg", "decode", "device", None),
     ("recipe", "cv2 render in workers", "cpu", None),
     ("recipe", "pack; render on cpu", "device", "cpu"),
+    ("recipe", "pack; not rendered", "device", "none"),
     ("recipe", "pack; render on cuda", "device", "cuda"),
 ]
+
+
+def _no_render(batch: object, device: torch.device) -> object:
+    return batch
 
 
 def ladder(datasets: dict[str, tuple[str, float, float]], args: argparse.Namespace) -> tuple[list[Row], list[str]]:
     rows, notes = [], []
     for fmt, mode, render_on, where in LADDER:
-        device = torch.device(where or args.device)
+        device = torch.device("cpu" if where == "none" else where or args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             notes.append(f"{fmt}, {mode}: skipped, no GPU here (torch.cuda.is_available() is False)")
             continue
         spec, bytes_per_clip, _ = datasets[fmt]
-        if where == "cpu":  # device_render on a CPU takes ~0.3 s a clip: a few shards of the same dataset suffice
-            shards = sorted(str(p) for p in Path(spec).glob("*.tar"))
-            spec = shards[:max(max(args.workers), -(-args.cpu_render_clips // SHARD_SIZE))]
+        shards = sorted(str(p) for p in Path(spec).glob("*.tar"))
         for workers in args.workers:
+            # device_render on a CPU takes ~0.3 s a clip: a shard per worker of the same dataset is enough
+            subset = shards[:max(workers, -(-args.cpu_render_clips // SHARD_SIZE))] if where == "cpu" else spec
             cfg = DataConfig(frames=args.frames, size=args.size, batch_size=args.batch_size, shuffle_buffer=64,
                              num_workers=workers, persistent_workers=False, render_on=render_on)
             if device.type == "cuda":  # warm up the kernels and the allocator outside the timed epoch
                 time_loader(spec, replace(cfg, num_workers=0), device)
-            rows.append(Row(fmt, mode, workers, time_loader(spec, cfg, device), bytes_per_clip))
+            run = time_loader(subset, cfg, device, to_device=_no_render if where == "none" else batch_to_device)
+            rows.append(Row(fmt, mode, workers, run, bytes_per_clip))
             print(f"  {fmt:6} {mode:24} {workers} worker(s): {rows[-1].run.clips / rows[-1].run.wall:6.1f} clips/s",
                   file=sys.stderr, flush=True)
     return rows, notes
@@ -162,18 +169,26 @@ def ladder(datasets: dict[str, tuple[str, float, float]], args: argparse.Namespa
 
 def print_ladder(rows: list[Row], notes: list[str]) -> None:
     mp4 = {r.workers: r for r in rows if r.fmt == "mp4"}
-    print(f"| {'format':6} | {'render':24} | workers | clips | wall s | clips/s | CPU ms/clip workers | "
-          f"CPU ms/clip main | clips/s per core | vs MP4 per core | per core, workers only | KiB/clip |")
-    print(f"|{'-' * 8}|{'-' * 26}|---------|-------|--------|---------|---------------------|------------------|"
-          f"------------------|-----------------|------------------------|----------|")
+    print(f"| {'format':6} | {'render':24} | workers | clips  | wall s | clips/s | CPU ms/clip workers | "
+          f"CPU ms/clip main | clips/s per core | vs MP4 per core | per core, workers only | epoch ms/clip workers | "
+          f"KiB/clip |")
+    print(f"|{'-' * 8}|{'-' * 26}|---------|--------|--------|---------|---------------------|------------------|"
+          f"------------------|-----------------|------------------------|-----------------------|----------|")
     for r in rows:
-        base = mp4[r.workers].per_core
-        print(f"| {r.fmt:6} | {r.mode:24} | {r.workers:7} | {r.run.clips:5} | {r.run.wall:6.2f} | "
+        base, base_workers = mp4[r.workers].per_core, mp4[r.workers].workers_per_core
+        epoch = f"{1000 * r.run.worker_cpu / r.run.clips:21.2f}"
+        print(f"| {r.fmt:6} | {r.mode:24} | {r.workers:7} | {r.run.clips:5}{' ' if r.run.steady else '*'} | "
+              f"{r.run.wall:6.2f} | "
               f"{r.run.clips / r.run.wall:7.1f} | {r.worker_ms:19.2f} | {r.main_ms:16.2f} | {r.per_core:16.1f} | "
-              f"{r.per_core / base:14.2f}x | {r.workers_per_core:13.1f} ({r.workers_per_core / base:4.1f}x) | "
-              f"{r.bytes_per_clip / 1024:8.1f} |")
+              f"{r.per_core / base:14.2f}x | {r.workers_per_core:13.1f} ({r.workers_per_core / base_workers:4.1f}x) | "
+              f"{epoch} | {r.bytes_per_clip / 1024:8.1f} |")
     for note in notes:
         print(f"| {note} |")
+    print("CPU ms/clip and the rates from them: steady state, from every worker's first batch until the queue "
+          "drains (bench/common.py); epoch ms/clip: the whole\nepoch, with the workers' start-up and exit (fork, "
+          "pipeline), which persistent workers pay once per run. *: epoch too short for a steady state: whole "
+          "epoch.\n"
+          "vs MP4: against MP4's per core with the same workers; workers only: against MP4's workers only.")
 
 
 # -------------------------------------------------------------------------------------------------------- model
@@ -183,6 +198,7 @@ class ModelRate:
     name: str
     batch: int
     clips_per_s: float  # from the median step
+    best: float  # from the fastest step: the least disturbed by other load on a shared machine
     cpu_ms: float  # this process's CPU per clip (all threads)
 
 
@@ -213,7 +229,8 @@ def model_rate(size: str, device: torch.device, bf16: bool, args: argparse.Names
     precision = "bf16" if bf16 else "fp32"
     name = f"VideoMAE {size} ({'ViT-B' if size == 'base' else 'ViT-Ti' if size == 'tiny' else size}), {device.type}, " \
            f"{precision}, mask {MASK_RATIO}"
-    return ModelRate(name, batch, batch / statistics.median(times), 1000 * cpu / (batch * args.model_steps))
+    return ModelRate(name, batch, batch / statistics.median(times), batch / min(times),
+                     1000 * cpu / (batch * args.model_steps))
 
 
 # ------------------------------------------------------------------------------------------------------ summary
@@ -221,20 +238,22 @@ def model_rate(size: str, device: torch.device, bf16: bool, args: argparse.Names
 def summary(rows: list[Row], models: list[ModelRate]) -> list[str]:
     lines = []
     mp4 = {r.workers: r.per_core for r in rows if r.fmt == "mp4"}
-    device_rows = [r for r in rows if r.fmt == "recipe" and "pack" in r.mode]
-    cuda_rows = [r for r in device_rows if "cuda" in r.mode]
-    # Where the render runs on a GPU only the workers' part costs CPU: the cuda rows measure it, the render-on-cpu
-    # rows' workers-only figure stands in for it on a machine without one.
-    gpu_box = cuda_rows or device_rows
+    mp4_workers = {r.workers: r.workers_per_core for r in rows if r.fmt == "mp4"}
+    device_rows = [r for r in rows if r.fmt == "recipe" and "render on cpu" in r.mode]
+    cuda_rows = [r for r in rows if r.fmt == "recipe" and "cuda" in r.mode]
+    # Where the render runs on a GPU only the workers' part costs CPU: the cuda rows measure it; without a GPU the
+    # rows that pack and do not render (the whole dataset, where the render-on-cpu rows read a shard per worker)
+    # stand in for it.
+    gpu_box = cuda_rows or [r for r in rows if r.fmt == "recipe" and "not rendered" in r.mode]
     if gpu_box:
-        ratios = [r.workers_per_core / mp4[r.workers] for r in gpu_box]
+        ratios = [r.workers_per_core / mp4_workers[r.workers] for r in gpu_box]  # workers against workers
         figure = ", ".join(f"{x:.1f}x ({r.workers} worker{'s' * (r.workers > 1)})" for x, r in zip(ratios, gpu_box))
-        how = "rendered on cuda" if cuda_rows else "packed in the workers, render on a GPU (the workers' CPU alone)"
+        how = ("rendered on cuda, workers' CPU alone" if cuda_rows
+               else "packed in the workers for a GPU to render (workers' CPU alone, as on a GPU box)")
         lines.append(f"target recipe shards >= {TARGET_RATIO:g}x MP4 shards per core, {how}: "
                      f"{'met' if min(ratios) >= TARGET_RATIO else 'MISSED'}: {figure}")
-        all_in = [r for r in device_rows if "cuda" not in r.mode]
         cpu = [r for r in rows if r.fmt == "recipe" and r.mode.startswith("cv2")]
-        for label, group in (("rendered on this CPU by device_render, main process included", all_in),
+        for label, group in (("rendered on this CPU by device_render, main process included", device_rows),
                              ("rendered by cv2 in the workers", cpu)):
             if group:
                 lines.append(f"  recipe shards {label}: "
@@ -242,9 +261,10 @@ def summary(rows: list[Row], models: list[ModelRate]) -> list[str]:
                              + " MP4 per core")
     for m in models:
         if m.name.startswith("VideoMAE tiny"):
-            need = {r.fmt + (" cv2" if r.mode.startswith("cv2") else ""): m.clips_per_s / r.per_core
-                    for r in rows if r.workers == max(x.workers for x in rows) and "cuda" not in r.mode}
-            lines.append(f"{m.name} consumes {m.clips_per_s:.1f} clips/s; cores of input pipeline that keeps up: "
+            need = {f"{r.fmt} {r.mode}": m.clips_per_s / r.per_core
+                    for r in rows if r.workers == max(x.workers for x in rows) and "cuda" not in r.mode
+                    and "not rendered" not in r.mode}
+            lines.append(f"{m.name} consumes {m.clips_per_s:.1f} clips/s; input-pipeline cores that keep up with it: "
                          + ", ".join(f"{k} {v:.2f}" for k, v in need.items()))
     base = next((m for m in models if "base" in m.name), None)
     if base is None or not cuda_rows:
@@ -262,7 +282,7 @@ def summary(rows: list[Row], models: list[ModelRate]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--clips", type=int, default=192, help="clips per dataset (each format holds the same clips)")
+    p.add_argument("--clips", type=int, default=384, help="clips per dataset (each format holds the same clips)")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -271,8 +291,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="where batches go (MP4, JPEG and cv2-rendered rows)")
     p.add_argument("--images", help="a folder of images to render from instead of the generated photos")
     p.add_argument("--photos", type=int, default=48, help="generated photos without --images")
-    p.add_argument("--cpu-render-clips", type=int, default=64,
-                   help="clips (whole shards) read for the rows that render with device_render on the CPU")
+    p.add_argument("--cpu-render-clips", type=int, default=32,
+                   help="clips (whole shards, at least one per worker) read for device_render on the CPU")
     p.add_argument("--model-steps", type=int, default=3)
     p.add_argument("--model-batch", type=int, help="default: 2 on the CPU, 32 on a GPU")
     args = p.parse_args(argv)
@@ -297,12 +317,13 @@ def main(argv: list[str] | None = None) -> None:
         models.append(model_rate("base", torch.device("cuda"), True, args))
     print_ladder(rows, notes)
     print(f"\n| {'model (pre-training step, {0} torch threads on cpu)'.format(torch.get_num_threads()):58} | batch | "
-          f"clips/s | CPU ms/clip |")
-    print(f"|{'-' * 60}|-------|---------|-------------|")
+          f"clips/s (median step) | clips/s (best step) | CPU ms/clip |")
+    print(f"|{'-' * 60}|-------|-----------------------|---------------------|-------------|")
     for m in models:
-        print(f"| {m.name:58} | {m.batch:5} | {m.clips_per_s:7.1f} | {m.cpu_ms:11.1f} |")
+        print(f"| {m.name:58} | {m.batch:5} | {m.clips_per_s:21.1f} | {m.best:19.1f} | {m.cpu_ms:11.1f} |")
     if not torch.cuda.is_available():
-        print(f"| {'VideoMAE base (ViT-B), cuda, bf16: skipped, no GPU here':58} |     - |       - |           - |")
+        print(f"| {'VideoMAE base (ViT-B), cuda, bf16: skipped, no GPU here':58} |     - |                     - |"
+              f"                   - |           - |")
     print()
     print("\n".join(summary(rows, models)))
 
