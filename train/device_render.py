@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies, is_affine
+from synth.motion import TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies_many, is_affine
 
 BORDERS = ("reflect", "replicate", "constant")  # synth.render's modes; RenderBatch.border indexes this
 
@@ -117,8 +117,7 @@ def pack(specs: Sequence[ClipSpec], *, frames: int, size: int, border: str = "re
         pixels=pixels,
         offsets=torch.tensor(np.cumsum([0] + areas[:-1]), dtype=torch.int64),
         sizes=torch.tensor([layer.image.shape[:2] for layer in layers], dtype=torch.int64),
-        homographies=torch.from_numpy(np.stack([
-            _homographies(layer, size, frames, max_fit_zoom) for layer in layers]).astype(np.float32)),
+        homographies=torch.from_numpy(_homographies(layers, size, frames, max_fit_zoom).astype(np.float32)),
         colors=torch.from_numpy(np.stack([_colors(layer.motion, frames) for layer in layers]).astype(np.float32)),
         weights=torch.tensor(weights, dtype=torch.float32),
         mix_clip=torch.tensor(mix_clip, dtype=torch.int64),
@@ -139,12 +138,14 @@ def _host_tensor(numel: int) -> torch.Tensor:
     return torch.empty(0, dtype=torch.uint8).new(torch.UntypedStorage._new_shared(numel))
 
 
-def _homographies(layer: Layer, size: int, frames: int, max_fit_zoom: float) -> np.ndarray:
-    """(T, 3, 3) float64. Affine ones get an exact (0, 0, 1) last row: synth.render then uses warpAffine, which
-    ignores that row, where the float64 products may leave a rounding residue."""
-    homs = frame_homographies(layer.motion, layer.image.shape[:2], size, frames, max_fit_zoom)
-    if is_affine(homs):
-        homs[:, 2] = [0, 0, 1]
+def _homographies(layers: Sequence[Layer], size: int, frames: int, max_fit_zoom: float) -> np.ndarray:
+    """(K, T, 3, 3) float64, all layers at once. Affine ones get an exact (0, 0, 1) last row: synth.render then
+    uses warpAffine, which ignores that row, where the float64 products may leave a rounding residue."""
+    homs = frame_homographies_many([layer.motion for layer in layers], [layer.image.shape[:2] for layer in layers],
+                                   size, frames, max_fit_zoom)
+    for layer_homs in homs:
+        if is_affine(layer_homs):
+            layer_homs[:, 2] = [0, 0, 1]
     return homs
 
 
