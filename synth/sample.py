@@ -110,7 +110,8 @@ def recipe_sample(cfg: RenderConfig, cache: ImageCache, index: int, epoch: int |
     loader half the decoding."""
     draw = draw_sample(cfg, len(cache.source), index, epoch)
     layers = load_layers(cfg, cache, draw, stills=stills)
-    clip = RecipeClip(tuple(RecipeLayer(reduce_source(layer.image.rgb, cfg.size, max_minify=RECIPE_MINIFY), layer.motion,
+    clip = RecipeClip(tuple(RecipeLayer(reduce_source(layer.image.rgb, cfg.size, max_minify=RECIPE_MINIFY),
+                                        layer.motion,
                                         None if layer.still is None else np.ascontiguousarray(layer.still[..., :3]))
                             for layer in layers),
                       draw.lam, cfg.frames, cfg.size, cfg.seed, index, cfg.motion, layers[0].image.label)
