@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import platform
-import resource
 import sys
 import tarfile
 import tempfile
@@ -35,21 +32,12 @@ import webdataset as wds
 from synth.codec import encode
 from synth.config import CodecConfig
 from train.augment import DeviceAugment
-from train.data import DataConfig, decode_mp4, make_loader
+from train.data import DataConfig, decode_mp4
 from train.shards import resolve_shards
 
+from common import machine, time_loader  # bench/common.py
+
 PER_SHARD = 64
-
-
-def machine() -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-    libs = av.library_versions
-    return [f"machine: {platform.node()} {platform.machine()}, {cpu}, {len(os.sched_getaffinity(0))} usable cores, "
-            f"load {os.getloadavg()[0]:.1f}, GPU {gpu}",
-            f"python {platform.python_version()}, torch {torch.__version__}, av {av.__version__} (libavcodec "
-            f"{'.'.join(map(str, libs['libavcodec']))}), webdataset {wds.__version__}, numpy {np.__version__}, "
-            f"opencv {cv2.__version__}"]
 
 
 def moving_clip(rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
@@ -115,24 +103,12 @@ def time_decode(data: list[bytes], frames: int, fn: Callable[[bytes, int], np.nd
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def time_loader(spec: str, cfg: DataConfig, augment: DeviceAugment | None,
-                device: torch.device) -> tuple[int, float, float]:
-    """(clips, wall s, worker CPU s) for one epoch, batches moved to the device (and augmented if asked)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    loader = make_loader(spec, cfg)
-    generator, clips = torch.Generator().manual_seed(0), 0
-    wall = time.perf_counter()
-    for batch in loader:
-        video = batch.video.to(device, non_blocking=True)
-        if augment is not None:
-            video = augment(video, generator)
-        clips += len(batch.key)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - wall
-    del loader  # workers exit and are reaped, so their CPU time lands in RUSAGE_CHILDREN
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return clips, wall, (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+def time_augmented(spec: str, cfg: DataConfig, augment: DeviceAugment | None,
+                   device: torch.device) -> tuple[int, float, float]:
+    """(clips, wall s, worker CPU s) for one epoch, batches made device-ready (and augmented if asked)."""
+    generator = torch.Generator().manual_seed(0)
+    run = time_loader(spec, cfg, device, None if augment is None else lambda video: augment(video, generator))
+    return run.clips, run.wall, run.worker_cpu
 
 
 def row(name: str, workers: int, clips: int, wall: float, cpu: float) -> str:
@@ -181,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, aug in [("loader -> uint8 batches on device", None),
                           (f"loader -> batches + DeviceAugment ({device.type})", augment)]:
             for workers in args.workers:
-                clips, wall, cpu = time_loader(spec, replace(cfg, num_workers=workers), aug, device)
+                clips, wall, cpu = time_augmented(spec, replace(cfg, num_workers=workers), aug, device)
                 print(row(name, workers, clips, wall, cpu), flush=True)
     video = torch.randint(0, 256, (args.batch_size, args.frames, args.size, args.size, 3), dtype=torch.uint8)
     video = video.to(device)

@@ -68,7 +68,10 @@ def strip_encoder(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 def pretraining_data(train_config: dict[str, Any] | None) -> dict[str, Any] | None:
     """The pre-training data a train-vmae config names: the shards' manifest summarised, or the shard spec alone
-    when the manifest cannot be read any more (moved or deleted shards)."""
+    when the manifest cannot be read any more (moved or deleted shards); for `--images` runs, the image source
+    and the motion recipe rendered from it as it trained."""
+    if train_config and train_config.get("images"):
+        return images_data(train_config)
     if not train_config or not train_config.get("shards"):
         return None
     spec = train_config["shards"]
@@ -94,11 +97,29 @@ def pretraining_data(train_config: dict[str, Any] | None) -> dict[str, Any] | No
     }
 
 
+def images_data(train_config: dict[str, Any]) -> dict[str, Any]:
+    """What a `train-vmae --images` run trained on: no shards, clips drawn from the source as it went."""
+    data, motion = train_config.get("data", {}), train_config.get("motion", {})
+    return {
+        "images": train_config["images"],
+        "source": train_config["images"],
+        "clips": data.get("epoch_samples"),  # per epoch; None: one per image
+        "transforms": sorted(motion.get("transforms", {})),
+        "mixup": motion.get("mixup"),
+        "fresh_motion": data.get("fresh_motion"),
+        "frames": data.get("frames"),
+        "size": data.get("size"),
+    }
+
+
 def data_label(data: dict[str, Any] | None) -> str | None:
     """A short name for a report row, e.g. 'PMG fractal:categories=8 (64 clips; affine+zoom, mixup)'."""
     if not data or data.get("source") is None:
         return None
     motion = "+".join(data.get("transforms") or []) + (", mixup" if data.get("mixup") else "")
+    if "images" in data:  # rendered as it trained
+        fresh = ", fresh motion" if data.get("fresh_motion") else ""
+        return f"PMG {data['source']} (rendered while training{fresh}; {motion})"
     return f"PMG {data['source']} ({data.get('clips')} clips; {motion})"
 
 

@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--name", help="shard file prefix (default pseudomotion)")
     r.add_argument("--workers", type=int, help="Ray workers (default: all cores); 0 renders in-process without Ray")
     r.add_argument("--ray-address", help="an existing Ray cluster, e.g. auto or ray://host:10001")
-    r.add_argument("--format", choices=["mp4", "jpg"], help="H.264 MP4 (default) or JPEG frames")
+    r.add_argument("--format", choices=["mp4", "jpg", "recipe"],
+                   help="H.264 MP4 (default), JPEG frames, or recipe: source images + parameters, rendered by the reader")
     r.add_argument("--codec-backend", choices=["pyav", "ffmpeg"], help="in-process PyAV (default) or system ffmpeg")
     r.add_argument("--crf", type=int, help="H.264 quality, 0 (lossless) .. 51 (default 20)")
     r.add_argument("--preset", help="x264 preset (default ultrafast)")

@@ -6,6 +6,7 @@ in progress, inside manifest.json at the end); its hash decides whether an outpu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from dataclasses import dataclass, field
@@ -41,7 +42,9 @@ class MotionConfig:
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """How frames are stored. mp4 = H.264 yuv420p in MP4 (crf: 0 lossless .. 51 worst; 18-23 is visually clean).
+    """How frames are stored. mp4 = H.264 yuv420p in MP4 (crf: 0 lossless .. 51 worst; 18-23 is visually clean);
+    jpg = one JPEG per frame; recipe = no frames: the source image(s) as JPEG (jpeg_quality) and the PMG
+    parameters, rendered by the reader (synth/recipe.py).
 
     preset ultrafast: about 2x the bytes of veryfast at equal crf, but 2.5x faster to encode here and faster to
     decode (CAVLC, no B-frames), which is what the training loader pays for on every epoch.
@@ -86,7 +89,7 @@ class RenderConfig:
             (self.shard_size >= 1, "--shard-size must be at least 1"),
             (self.num_videos is None or self.num_videos >= 1, "--num-videos must be at least 1"),
             (self.on_bad_image in ("skip", "fail"), "--on-bad-image must be skip or fail"),
-            (self.codec.format in ("mp4", "jpg"), "--format must be mp4 or jpg"),
+            (self.codec.format in ("mp4", "jpg", "recipe"), "--format must be mp4, jpg or recipe"),
             (0 <= self.codec.crf <= 51, "--crf must be within 0..51"),
             (self.motion.border in ("reflect", "replicate", "constant"), "border must be reflect, replicate or constant"),
             (bool(self.motion.transforms), "--transforms needs at least one transform"),
@@ -106,6 +109,13 @@ def from_dict(data: dict[str, Any]) -> RenderConfig:
     return build_dataclass(RenderConfig, data, "")
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """typing.get_type_hints, once per class: it costs ~0.1 ms a call, and the loader builds a MotionConfig for
+    every recipe sample it reads."""
+    return typing.get_type_hints(cls)
+
+
 def build_dataclass(cls: type, data: Any, where: str) -> Any:
     """cls from a mapping, nested dataclasses included; unknown keys are an error, not ignored.
 
@@ -114,7 +124,7 @@ def build_dataclass(cls: type, data: Any, where: str) -> Any:
     name_of = where or "config"
     if not isinstance(data, dict):
         raise UserError(f"{name_of}: expected a mapping of fields, got {data!r}; fix the config file")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise UserError(f"{name_of}: unknown field(s) {', '.join(unknown)}; known: {', '.join(hints)}")

@@ -18,7 +18,7 @@ clip's total motion within about a doubling of scale or a quarter turn, so patch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -127,8 +127,10 @@ class Motion:
     transform: str
     params: Params
 
-    def to_json(self) -> dict[str, Any]:
-        return {"transform": self.transform, "params": {k: round(v, 6) for k, v in self.params.items()}}
+    def to_json(self, digits: int | None = 6) -> dict[str, Any]:
+        """digits=None keeps the exact draw (what a recipe needs to re-render the same pixels)."""
+        return {"transform": self.transform,
+                "params": {k: v if digits is None else round(v, digits) for k, v in self.params.items()}}
 
 
 def transform_ranges(name: str, overrides: dict[str, dict[str, list[float]]]) -> dict[str, tuple[float, float]]:
@@ -172,28 +174,64 @@ def geometric_step(motion: Motion) -> np.ndarray:
 def frame_homographies(motion: Motion, src_hw: tuple[int, int], size: int, frames: int,
                        max_fit_zoom: float) -> np.ndarray:
     """(T, 3, 3) maps from output pixels to source pixels for each frame (cv2's WARP_INVERSE_MAP convention)."""
-    step_inv = np.linalg.inv(geometric_step(motion))
-    powers = [np.eye(3)]
+    return frame_homographies_many([motion], [src_hw], size, frames, max_fit_zoom)[0]
+
+
+def frame_homographies_many(motions: Sequence[Motion], src_hws: Sequence[tuple[int, int]], size: int, frames: int,
+                            max_fit_zoom: float) -> np.ndarray:
+    """(K, T, 3, 3): frame_homographies of K layers at once, for a loader worker packing a batch (one numpy call
+    per step for all layers, where one layer at a time costs ~0.1 ms of Python). Every 3x3 product is the one
+    the single-layer maths takes, in the same order, so the results are the same to the bit."""
+    step_inv = np.linalg.inv(np.stack([geometric_step(m) for m in motions]))  # (K, 3, 3)
+    powers = [np.broadcast_to(np.eye(3), step_inv.shape)]
     for _ in range(frames - 1):
         powers.append(step_inv @ powers[-1])  # A^-t: frame t looks at where its content was at frame 0
-    view = _framing(np.stack(powers), src_hw, max_fit_zoom)
-    h, w = src_hw
-    side = min(h, w)
-    canvas_to_src = translate((w - 1) / 2, (h - 1) / 2) @ scale(side / 2)
-    return np.stack([canvas_to_src @ view @ p for p in powers]) @ np.linalg.inv(canvas_to_pixels(size))
+    stacked = np.stack(powers, axis=1)  # (K, T, 3, 3)
+    view = _framing(stacked, np.array(src_hws, dtype=np.float64), max_fit_zoom)  # (K, 3, 3)
+    h, w = np.array(src_hws, dtype=np.float64).T
+    canvas_to_src = _translations((w - 1) / 2, (h - 1) / 2) @ _scales(np.minimum(h, w) / 2)
+    framed = canvas_to_src @ view  # (K, 3, 3)
+    return (framed[:, None] @ stacked) @ np.linalg.inv(canvas_to_pixels(size))
 
 
-def _framing(powers: np.ndarray, src_hw: tuple[int, int], max_fit_zoom: float) -> np.ndarray:
-    """Re-centre on all footprints' bounding box, then zoom in until they fit inside the source (capped)."""
+def _translations(tx: np.ndarray, ty: np.ndarray) -> np.ndarray:
+    """(K, 3, 3) translate(tx[k], ty[k])."""
+    m = np.zeros((len(tx), 3, 3))
+    m[:, 0, 0] = m[:, 1, 1] = m[:, 2, 2] = 1.0
+    m[:, 0, 2], m[:, 1, 2] = tx, ty
+    return m
+
+
+def _scales(s: np.ndarray) -> np.ndarray:
+    """(K, 3, 3) scale(s[k])."""
+    m = np.zeros((len(s), 3, 3))
+    m[:, 0, 0] = m[:, 1, 1] = s
+    m[:, 2, 2] = 1.0
+    return m
+
+
+def _framing(powers: np.ndarray, src_hw: np.ndarray, max_fit_zoom: float) -> np.ndarray:
+    """Per layer, re-centre on all footprints' bounding box, then zoom in until they fit inside the source
+    (capped). powers (K, T, 3, 3), src_hw (K, 2) -> (K, 3, 3)."""
     corners = np.array([[-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]], dtype=np.float64).T
-    pts = powers @ corners  # (T, 3, 4)
-    xy = (pts[:, :2] / pts[:, 2:3]).transpose(1, 0, 2).reshape(2, -1)
-    centre = (xy.max(axis=1) + xy.min(axis=1)) / 2
-    half_extent = np.maximum((xy.max(axis=1) - xy.min(axis=1)) / 2, 1e-9)
-    h, w = src_hw
-    room = np.array([w, h], dtype=np.float64) / min(h, w)  # the source's half-extent in canvas units
-    fit = min(1.0, float(np.min(room / half_extent)))
-    return scale(max(fit, 1.0 / max_fit_zoom)) @ translate(-centre[0], -centre[1])
+    pts = powers @ corners  # (K, T, 3, 4)
+    xy = (pts[:, :, :2] / pts[:, :, 2:3]).transpose(0, 2, 1, 3).reshape(len(powers), 2, -1)  # (K, 2, T * 4)
+    top, bottom = xy.max(axis=2), xy.min(axis=2)
+    centre = (top + bottom) / 2
+    half_extent = np.maximum((top - bottom) / 2, 1e-9)
+    room = src_hw[:, ::-1] / src_hw.min(axis=1, keepdims=True)  # the source's half-extent in canvas units
+    fit = np.minimum(1.0, np.min(room / half_extent, axis=1))
+    return _scales(np.maximum(fit, 1.0 / max_fit_zoom)) @ _translations(-centre[:, 0], -centre[:, 1])
+
+
+_AFFINE_ROW = np.array([0.0, 0.0, 1.0])
+_AFFINE_TOL = 1e-8 + 1e-5 * _AFFINE_ROW  # np.allclose's default atol + rtol * |row|
+
+
+def is_affine(homs: np.ndarray) -> bool:
+    """Every (..., 3, 3) homography has the last row (0, 0, 1), to np.allclose's default tolerance (the test
+    written out: np.allclose costs ~40 us a call, and the loader makes one per layer)."""
+    return bool((np.abs(homs[..., 2, :] - _AFFINE_ROW) <= _AFFINE_TOL).all())
 
 
 def color_matrices(motion: Motion, frames: int) -> np.ndarray | None:

@@ -9,17 +9,23 @@ from PIL import Image
 from .codec import decode_members
 from .errors import UserError
 from .manifest import open_dataset
+from .recipe import decode_recipe, is_recipe, render_recipe
 from .shards import iter_tar_samples
 
 
+def sample_frames(members: dict[str, bytes]) -> np.ndarray:
+    """(T, H, W, 3) uint8 of one sample: decoded frames, or a recipe rendered on the CPU."""
+    return render_recipe(decode_recipe(members)) if is_recipe(members) else decode_members(members)
+
+
 def first_clips(folder: str | Path, count: int) -> list[tuple[str, np.ndarray]]:
-    """The first `count` samples of the dataset, decoded to (T, H, W, 3)."""
+    """The first `count` samples of the dataset as (T, H, W, 3)."""
     store, manifest = open_dataset(folder)
     clips: list[tuple[str, np.ndarray]] = []
     for shard in manifest["shards"]:
         with store.open(shard["path"]) as f:
             for key, members in iter_tar_samples(f, store.display(shard["path"])):
-                clips.append((key, decode_members(members)))
+                clips.append((key, sample_frames(members)))
                 if len(clips) == count:
                     return clips
     if not clips:

@@ -2,6 +2,7 @@
 wires: config in train/config.py, the loop in train/loop.py, formats in train/export.py.
 
     train-vmae --shards DATA --out RUN --model small --epochs 100 [--resume]
+    train-vmae --images SOURCE --out RUN --fresh-motion ...                    # no shards: rendered as it trains
     torchrun --nproc_per_node 8 -m train.cli --shards DATA --out RUN ...      # DDP, one process per GPU
     train-vmae export RUN --format pseudomotion|videomae|transformers --out PATH
 
@@ -16,11 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from synth.cli import parse_transforms
 from synth.errors import UserError
 from train import checkpoint
 from train.config import (CONFIG_FILE, PRECISIONS, LoopConfig, MaskConfig, ModelConfig, OptimConfig, TrainConfig,
                           differences, load_saved, resolve)
-from train.data import DataConfig
+from train.data import RENDER_ON, DataConfig
 from train.export import FORMATS, export
 from train.loop import LossNotFinite, train
 from train.masking import MASKS
@@ -42,6 +44,8 @@ def train_parser() -> Parser:
                                       f"(`{PROG} export RUN ...` writes the encoder for fine-tuning)")
     p.add_argument("--shards", help="dataset directory from `synth render`, a glob or tar paths (required unless "
                                     "resuming)")
+    p.add_argument("--images", help="train straight from an image source instead (a folder, tar files, fractal, "
+                                    "procedural, a named source): clips drawn and rendered as it trains")
     p.add_argument("--out", required=True, help="run folder: config.yaml, metrics.jsonl, checkpoints")
     p.add_argument("--config", help="YAML config; flags override its fields")
     p.add_argument("--model", choices=list(MODEL_SIZES), help=f"model size (default {ModelConfig.size})")
@@ -57,6 +61,16 @@ def train_parser() -> Parser:
                    help="VideoMAE V2 decoder masking: fraction of masked tokens not reconstructed (default 0, off)")
     p.add_argument("--frames", type=int, help="frames per clip (default: the manifest's)")
     p.add_argument("--size", type=int, help="frame side in pixels (default: the manifest's)")
+    p.add_argument("--transforms", help="--images: PMG transforms with optional weights, e.g. zoom=2,affine "
+                                        "(default zoom,affine)")
+    p.add_argument("--mixup", action=argparse.BooleanOptionalAction, default=None,
+                   help="--images: frame-wise Mixup of two clips (default on)")
+    p.add_argument("--num-videos", type=int, help="--images: clips per epoch (default one per source image)")
+    p.add_argument("--fresh-motion", action=argparse.BooleanOptionalAction, default=None,
+                   help="recipe shards and --images: new motion for the same images every epoch (default off)")
+    p.add_argument("--render-on", choices=list(RENDER_ON),
+                   help="recipe shards and --images: render clips on the training device in batch (default) or on "
+                        "the CPU in the loader workers")
     p.add_argument("--workers", type=int,
                    help=f"data loader processes per training process (default {DataConfig.num_workers})")
     p.add_argument("--device", help="auto (default: cuda when available), cpu, cuda or cuda:N")
@@ -93,11 +107,13 @@ def export_parser() -> Parser:
 def overrides(a: argparse.Namespace) -> dict[str, Any]:
     """The flags as a partial config (None = not given, so the saved run, the YAML file or the default stays)."""
     return {
-        "shards": local_path(a.shards), "seed": a.seed,
+        "shards": local_path(a.shards), "images": image_source(a.images), "seed": a.seed,
         "model": {"size": a.model},
         "mask": {"kind": a.mask, "ratio": a.mask_ratio, "decoder_ratio": a.decoder_mask_ratio},
         "data": {"batch_size": a.batch_size, "num_workers": a.workers, "frames": a.frames, "size": a.size,
-                 "seed": a.seed},
+                 "seed": a.seed, "epoch_samples": a.num_videos, "fresh_motion": a.fresh_motion,
+                 "render_on": a.render_on},
+        "motion": {"transforms": parse_transforms(a.transforms) if a.transforms else None, "mixup": a.mixup},
         "optim": {"lr": a.lr, "accum": a.accum},
         "loop": {"steps": a.steps, "epochs": a.epochs, "device": a.device, "precision": a.precision,
                  "compile": a.compile, "save_every": a.save_every, "keep": a.keep, "log_every": a.log_every,
@@ -108,6 +124,14 @@ def overrides(a: argparse.Namespace) -> dict[str, Any]:
 def local_path(spec: str | None) -> str | None:
     """An absolute path for local shard specs, so that a run resumes from any working directory."""
     if spec is None or "://" in spec or spec.startswith("pipe:"):
+        return spec
+    return os.path.abspath(os.path.expanduser(spec))
+
+
+def image_source(spec: str | None) -> str | None:
+    """--images with local paths made absolute (resume from any working directory); built-in and named sources
+    (fractal:..., procedural, pass) stay as they are."""
+    if spec is None or "://" in spec or not ("/" in spec or os.path.exists(spec)):
         return spec
     return os.path.abspath(os.path.expanduser(spec))
 

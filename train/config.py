@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from synth.config import build_dataclass, load_yaml, merge, plain_data
+from synth.config import MotionConfig, build_dataclass, load_yaml, merge, plain_data
 from synth.errors import UserError
 from synth.shards import write_atomic
 from train.data import DataConfig
@@ -136,20 +136,27 @@ class LoopConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A whole pre-training run. shards: anything train.shards.resolve_shards accepts. seed: model init, masks and
-    crops (the data order has its own data.seed; --seed sets both)."""
+    """A whole pre-training run. shards: anything train.shards.resolve_shards accepts; or images: an image source
+    (anything synth.sources.open_source accepts) rendered with synth's `motion` recipe at data.frames x
+    data.size, no shards (motion is unused with shards). seed: model init, masks and crops (the data order and
+    the --images draws have their own data.seed; --seed sets both)."""
 
     shards: str = ""
+    images: str = ""
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
 
     def __post_init__(self) -> None:
-        if not self.shards:
-            raise UserError("--shards is required: a dataset directory written by `synth render`, a glob or tar paths")
+        if not self.shards and not self.images:
+            raise UserError("--shards is required: a dataset directory written by `synth render`, a glob or tar paths "
+                            "(or --images SOURCE to render clips from images as it trains)")
+        if self.shards and self.images:
+            raise UserError(f"--shards {self.shards} and --images {self.images}: train on one, not both")
         if self.loop.steps is None and self.loop.epochs is None:
             raise UserError("say how long to train: --steps N or --epochs N (VideoMAE pre-trains 800 epochs)")
         if self.data.resampled:
@@ -179,7 +186,7 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
 def with_manifest_shape(data: dict[str, Any]) -> dict[str, Any]:
     """data with data.frames and data.size taken from the shards' manifest where not given (left at DataConfig's
     defaults when the shards have no manifest)."""
-    if not data.get("shards"):
+    if not data.get("shards") or data.get("images"):
         return data
     _, manifest = resolve_shards(data["shards"])
     rendered = (manifest or {}).get("config", {})

@@ -4,6 +4,15 @@ Each worker runs `shard urls -> read_shards -> shuffle -> decode_clips -> batch_
 the webdataset style. Batches leave the worker as uint8 (B, T, H, W, 3) tensors (a quarter of the bytes of float);
 crop, flip and normalisation happen on the device (train/augment.py).
 
+Recipe samples (`synth render --format recipe`: source images + PMG parameters, told apart by their members, not
+the manifest) are not decoded but rendered, at data.frames x data.size (the motion is resolution-free; the framing
+fits the frames asked for). With data.render_on="device" (default) the decode stage turns each into a ClipSpec
+and the batch stage packs them (train/device_render.py) in the worker; the batch then carries that RenderBatch and
+batch_to_device renders it on the training device. With "cpu" the worker renders with synth's cv2 renderer and
+the batch is ordinary video. data.fresh_motion redraws every sample's motion each epoch from (its seed, its index,
+the epoch): new motion of the same images, still exactly resumable. `--images` (train/images.py) skips shards:
+it draws clips straight from an image source into the same batch stage.
+
 Two modes:
 - exact (`resampled=False`): every epoch each rank reads a disjoint share of the shards once (`rank_shards`), in a
   seeded order that changes with the epoch; `ClipLoader.set_epoch` replays any epoch (resume). Ranks can get
@@ -37,6 +46,9 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
 from synth.errors import UserError
+from synth.motion import TRANSFORMS
+from synth.recipe import RecipeClip, decode_recipe, fresh_motion, is_recipe, render_recipe, still_at
+from train.device_render import ClipSpec, Layer, RenderBatch, pack, render
 from train.shards import MANIFEST, _mix, rank_shards, resolve_shards, shard_sizes
 
 _JPEG_FRAME = re.compile(r"^f(\d+)\.jpg$")
@@ -44,6 +56,7 @@ _JPEG_FRAME = re.compile(r"^f(\d+)\.jpg$")
 # unspecified, BT470BG, SMPTE170M; unspecified or MPEG (limited) range. synth's encoder writes exactly this.
 _BT601_SPACES = (2, 5, 6)
 _LIMITED_RANGES = (0, 1)
+RENDER_ON = ("device", "cpu")
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,10 @@ class DataConfig:
     max_skip_fraction, min_seen: raise UserError once more than this fraction of samples was corrupt, judged after
         at least min_seen samples.
     pin_memory: None pins when CUDA is available.
+    render_on: where recipe and --images clips are rendered: "device" (batched, train/device_render.py) or "cpu"
+        (synth's cv2 renderer in the workers, like decoding).
+    fresh_motion: recipe shards and --images only: new motion parameters every epoch for the same images.
+    With --images, epoch_samples is the clips per epoch (default: one per source image).
     """
 
     frames: int = 16
@@ -79,6 +96,8 @@ class DataConfig:
     pin_memory: bool | None = None
     max_skip_fraction: float = 0.1
     min_seen: int = 50
+    render_on: str = "device"
+    fresh_motion: bool = False
 
     def __post_init__(self) -> None:
         for name in ("frames", "size", "batch_size", "shuffle_buffer", "decode_threads", "prefetch_factor"):
@@ -88,6 +107,11 @@ class DataConfig:
             raise UserError(f"data.num_workers={self.num_workers}: must be 0 (main process) or more")
         if not 0.0 <= self.max_skip_fraction <= 1.0:
             raise UserError(f"data.max_skip_fraction={self.max_skip_fraction}: must be between 0 and 1")
+        if self.render_on not in RENDER_ON:
+            raise UserError(f"data.render_on={self.render_on!r} (--render-on): choose {' or '.join(RENDER_ON)}")
+        if self.fresh_motion and self.resampled:
+            raise UserError("data.fresh_motion (--fresh-motion) draws motion per epoch and needs exact epochs; "
+                            "set data.resampled=false")
 
 
 class Tally(NamedTuple):
@@ -99,14 +123,23 @@ class Tally(NamedTuple):
     shards_failed: int
 
 
-Clip = tuple[str, np.ndarray, int]  # (key, uint8 (T, H, W, 3), label or -1)
+class DeviceClip(NamedTuple):
+    """A recipe clip on its way to pack(): the spec and the border policy it renders with."""
+
+    spec: ClipSpec
+    border: str
+    max_fit_zoom: float
+
+
+Clip = tuple[str, "np.ndarray | DeviceClip", int]  # (key, uint8 (T, H, W, 3) or a clip to render, label or -1)
 
 
 class ClipBatch(NamedTuple):
-    """video: uint8 (B, T, H, W, 3) RGB; label: int64 (B,), -1 where the source has no labels; key: the samples'
-    9-digit global indices; tally: what the worker met since its previous batch."""
+    """video: uint8 (B, T, H, W, 3) RGB, or the RenderBatch of recipe clips that batch_to_device renders; label:
+    int64 (B,), -1 where the source has no labels; key: the samples' 9-digit global indices; tally: what the
+    worker met since its previous batch."""
 
-    video: torch.Tensor
+    video: torch.Tensor | RenderBatch
     label: torch.Tensor
     key: list[str]
     tally: Tally
@@ -117,6 +150,13 @@ class ClipBatch(NamedTuple):
 def _worker_id() -> int:
     info = get_worker_info()
     return info.id if info is not None else 0
+
+
+def one_thread_in_workers() -> None:
+    """OpenCV on one thread inside a DataLoader worker (torch already is): the workers are the parallelism, and
+    OpenCV's thread pool on top of them costs CPU time in contention (and forks badly)."""
+    if get_worker_info() is not None:
+        cv2.setNumThreads(1)
 
 
 def _distributed() -> tuple[int, int]:
@@ -228,17 +268,33 @@ def _resize(video: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=interpolation) for f in video])
 
 
-def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, threads: int,
-                 counts: _Counts) -> Iterator[Clip | None]:
-    """Raw samples -> (key, uint8 (frames, size, size, 3), label or -1). A sample that does not decode is counted
-    and skipped with a warning instead of stopping the worker, and becomes None (see read_shards)."""
+def recipe_item(recipe: RecipeClip, *, frames: int, size: int, render_on: str) -> np.ndarray | DeviceClip:
+    """What the batch stage gets for a recipe: rendered frames (render_on="cpu") or a clip for pack()."""
+    if render_on == "cpu":
+        return render_recipe(recipe, frames, size)
+    layers = tuple(Layer(layer.image, layer.motion, still_at(layer.still, size)
+                         if TRANSFORMS[layer.motion.transform].kind == "cutmix" and layer.still is not None else None)
+                   for layer in recipe.layers)
+    return DeviceClip(ClipSpec(layers, recipe.lam), recipe.motion.border, recipe.motion.max_fit_zoom)
+
+
+def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, threads: int, counts: _Counts,
+                 epoch: int = 0, fresh: bool = False, render_on: str = "device") -> Iterator[Clip | None]:
+    """Raw samples -> (key, uint8 (frames, size, size, 3) or a DeviceClip, label or -1). A sample that does not
+    decode is counted and skipped with a warning instead of stopping the worker, and becomes None (see
+    read_shards). `fresh` redraws a recipe's motion for `epoch`."""
     for sample in samples:
         if sample is None:
             yield None
             continue
         try:
-            video = (decode_mp4(sample["mp4"], frames, threads) if "mp4" in sample
-                     else decode_jpgs(sample, frames))
+            if is_recipe(sample):
+                recipe = decode_recipe(sample)
+                item = recipe_item(fresh_motion(recipe, epoch) if fresh else recipe, frames=frames, size=size,
+                                   render_on=render_on)
+            else:
+                item = _resize(decode_mp4(sample["mp4"], frames, threads) if "mp4" in sample
+                               else decode_jpgs(sample, frames), size)
             label = int(sample["cls"]) if "cls" in sample else -1
         except (ValueError, av.error.FFmpegError, cv2.error) as e:
             counts.skipped += 1
@@ -246,15 +302,27 @@ def decode_clips(samples: Iterable[dict | None], *, frames: int, size: int, thre
             yield None
             continue
         counts.ok += 1
-        yield sample["__key__"], _resize(video, size), label
+        yield sample["__key__"], item, label
 
 
 def collate(clips: Sequence[Clip], tally: Tally, frames: int, size: int) -> ClipBatch:
     # default_collate stacks straight into shared memory inside a worker: the batch then crosses to the main
-    # process without another copy.
-    video = (default_collate([torch.from_numpy(c[1]) for c in clips]) if clips
-             else torch.empty((0, frames, size, size, 3), dtype=torch.uint8))
+    # process without another copy. Recipe clips are packed instead (one border policy per batch: a dataset has one).
+    if clips and isinstance(clips[0][1], DeviceClip):
+        first = clips[0][1]
+        video = pack([c[1].spec for c in clips], frames=frames, size=size, border=first.border,
+                     max_fit_zoom=first.max_fit_zoom)
+    else:
+        video = (default_collate([torch.from_numpy(c[1]) for c in clips]) if clips
+                 else torch.empty((0, frames, size, size, 3), dtype=torch.uint8))
     return ClipBatch(video, torch.tensor([c[2] for c in clips], dtype=torch.long), [c[0] for c in clips], tally)
+
+
+def batch_to_device(batch: ClipBatch, device: torch.device | str) -> torch.Tensor:
+    """The batch's uint8 clips (B, T, H, W, 3) on `device`: moved, or rendered there from a RenderBatch."""
+    if isinstance(batch.video, RenderBatch):
+        return render(batch.video, device)
+    return batch.video.to(device, non_blocking=True)
 
 
 def batch_clips(clips: Iterable[Clip | None], *, batch_size: int, frames: int, size: int,
@@ -305,6 +373,7 @@ class ClipDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[ClipBatch]:
         epoch, self.epoch = self.epoch, self.epoch + 1
+        one_thread_in_workers()
         worker = _worker_id()
         cfg, counts = self.cfg, _Counts()
         return iter(wds.DataPipeline(
@@ -312,9 +381,14 @@ class ClipDataset(IterableDataset):
             partial(read_shards, expected=self.expected, counts=counts),
             wds.shuffle(cfg.shuffle_buffer, initial=max(1, cfg.shuffle_buffer // 10),
                         seed=_mix(cfg.seed, epoch, self.rank, worker)),
-            partial(decode_clips, frames=cfg.frames, size=cfg.size, threads=cfg.decode_threads, counts=counts),
+            partial(decode_clips, frames=cfg.frames, size=cfg.size, threads=cfg.decode_threads, counts=counts,
+                    epoch=epoch, fresh=cfg.fresh_motion, render_on=cfg.render_on),
             partial(batch_clips, batch_size=cfg.batch_size, frames=cfg.frames, size=cfg.size, counts=counts),
         ))
+
+    def epoch_size(self) -> int | None:
+        """Samples in one exact epoch over all ranks, when the manifest gives every shard's count."""
+        return sum(self.expected.values()) if all(s in self.expected for s in self.shards) else None
 
     def batches_per_epoch(self, epoch: int) -> int | None:
         """Exact mode: batches this rank yields in `epoch` when the manifest gives every shard's count."""
@@ -332,8 +406,12 @@ def make_dataset(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None
     if rank is None or world_size is None:
         rank, world_size = _distributed()
     shards, manifest = resolve_shards(spec)
+    kind = dataset_format(shards, manifest)
+    if cfg.fresh_motion and kind != "recipe":
+        raise UserError(f"{spec}: --fresh-motion needs recipe shards (synth render --format recipe) or --images, "
+                        f"these hold {kind or 'unreadable'} video; drop --fresh-motion or re-render as recipes")
     rendered = (manifest or {}).get("config", {}).get("frames")
-    if rendered is not None and rendered < cfg.frames:
+    if kind != "recipe" and rendered is not None and rendered < cfg.frames:
         raise UserError(f"{spec}: clips have {rendered} frames but data.frames={cfg.frames}; "
                         f"render with --frames {cfg.frames} or train with data.frames <= {rendered}")
     if not cfg.resampled and len(shards) < world_size:
@@ -342,15 +420,31 @@ def make_dataset(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None
     return ClipDataset(shards, cfg, rank=rank, world_size=world_size, expected=shard_sizes(shards, manifest))
 
 
+def dataset_format(shards: Sequence[str], manifest: dict | None) -> str | None:
+    """"recipe", "mp4" or "jpg": the manifest's codec.format, else the members of the first shard's first sample
+    (None if it cannot be read). Reading itself goes by each sample's members."""
+    known = ((manifest or {}).get("config") or {}).get("codec", {}).get("format")
+    if known:
+        return known
+    try:
+        first = next(iter(wds.tarfile_samples([dict(url=shards[0])])), None)
+    except Exception:  # a broken first shard is counted when it is read; here it only leaves the kind unknown
+        return None
+    if first is None:
+        return None
+    return "recipe" if is_recipe(first) else "mp4" if "mp4" in first else "jpg"
+
+
 # ----------------------------------------------------------------------------------------------------- the loader
 
 @dataclass
 class DataHealth:
     """Totals over every batch the main process received, for logging; add() enforces the limits: the corrupt
-    fraction of samples, and a first `shard_patience` shards that all failed without a single good sample."""
+    fraction of samples, and a first `shard_patience` shards that all failed without a single good sample.
+    check: what to tell the person, e.g. "run `synth verify DIR`"."""
 
     spec: str
-    directory: str
+    check: str
     max_skip_fraction: float
     min_seen: int
     shard_patience: int
@@ -365,11 +459,10 @@ class DataHealth:
         seen = self.ok + self.skipped
         if seen >= self.min_seen and self.skipped > self.max_skip_fraction * seen:
             raise UserError(f"too many corrupt samples in {self.spec}: {self.skipped} of {seen} skipped, "
-                            f"{self.shards_failed} shards failed (limit {self.max_skip_fraction:.0%}); "
-                            f"run `synth verify {self.directory}`")
+                            f"{self.shards_failed} shards failed (limit {self.max_skip_fraction:.0%}); {self.check}")
         if self.ok == 0 and self.shards_failed >= self.shard_patience:
             raise UserError(f"no sample could be read from {self.spec}: {self.shards_failed} shards failed; "
-                            f"run `synth verify {self.directory}`")
+                            f"{self.check}")
 
 
 class ClipLoader:
@@ -381,7 +474,7 @@ class ClipLoader:
     replaying the same shard draws).
     """
 
-    def __init__(self, dataset: ClipDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
+    def __init__(self, dataset: IterableDataset, new_dataloader: Callable[[], DataLoader], health: DataHealth,
                  steps_per_epoch: int | None):
         self.dataset, self.health, self.steps_per_epoch = dataset, health, steps_per_epoch
         self._new_dataloader = new_dataloader
@@ -419,7 +512,7 @@ class ClipLoader:
             batches, limit = self._exact_epoch(), None
         self.epoch += 1
         n = 0
-        for batch in batches:
+        for batch in _worker_errors(batches):
             self.health.add(batch.tally)
             if len(batch.key):
                 yield batch
@@ -428,10 +521,27 @@ class ClipLoader:
                     return
 
 
+def _worker_errors(batches: Iterator[ClipBatch]) -> Iterator[ClipBatch]:
+    """batches, with a user error raised in a DataLoader worker brought back to its own one line: the DataLoader
+    re-raises it with the worker's traceback pasted into the message."""
+    try:
+        yield from batches
+    except UserError as e:
+        text, marker = str(e), f"{UserError.__name__}: "
+        if "Original Traceback" not in text or marker not in text:
+            raise
+        raise UserError(text.rsplit(marker, 1)[1].strip()) from None
+
+
 def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None = None,
                 world_size: int | None = None) -> ClipLoader:
     """A loader of ClipBatch for spec; decoding runs in cfg.num_workers DataLoader workers (0: in this process)."""
-    dataset = make_dataset(spec, cfg, rank=rank, world_size=world_size)
+    return build_loader(make_dataset(spec, cfg, rank=rank, world_size=world_size), spec, cfg)
+
+
+def build_loader(dataset: IterableDataset, spec: str | Sequence[str], cfg: DataConfig) -> ClipLoader:
+    """A ClipLoader over `dataset` (ClipDataset, or train.images.ImageClipDataset: anything with cfg, epoch,
+    world_size, epoch_size() and batches_per_epoch())."""
     steps = None
     if cfg.resampled:
         samples = cfg.epoch_samples or sum(dataset.expected.values())
@@ -445,7 +555,12 @@ def make_loader(spec: str | Sequence[str], cfg: DataConfig, *, rank: int | None 
         pin_memory=torch.cuda.is_available() if cfg.pin_memory is None else cfg.pin_memory,
         persistent_workers=cfg.persistent_workers and workers, prefetch_factor=cfg.prefetch_factor if workers else None)
     name = spec if isinstance(spec, str) else f"{spec[0]} and {len(spec) - 1} more"
-    directory = spec if isinstance(spec, str) and os.path.isdir(spec) else os.path.dirname(dataset.shards[0]) or "."
-    patience = len(dataset.shards) if cfg.resampled else len(dataset.shards) // dataset.world_size
-    health = DataHealth(name, directory, cfg.max_skip_fraction, cfg.min_seen, patience)
+    if not isinstance(dataset, ClipDataset):  # clips rendered from images: skips are bad images, no shards to fail
+        check, patience = f"fix or remove the bad images of {name} (named in the warnings)", 1
+    else:
+        directory = (spec if isinstance(spec, str) and os.path.isdir(spec)
+                     else os.path.dirname(dataset.shards[0]) or ".")
+        check = f"run `synth verify {directory}`"
+        patience = len(dataset.shards) if cfg.resampled else len(dataset.shards) // dataset.world_size
+    health = DataHealth(name, check, cfg.max_skip_fraction, cfg.min_seen, patience)
     return ClipLoader(dataset, new_dataloader, health, steps)

@@ -33,7 +33,8 @@ from synth.errors import UserError
 from train import checkpoint
 from train.augment import DeviceAugment
 from train.config import CONFIG_FILE, LoopConfig, TrainConfig, model_config, save_config
-from train.data import ClipBatch, ClipLoader, make_loader
+from train.data import ClipBatch, ClipLoader, batch_to_device, make_loader
+from train.images import make_image_loader
 from train.masking import make_decoder_mask, make_mask
 from train.metrics import METRICS, Meter, MetricsWriter, truncate_after
 from train.model import VideoMAE
@@ -152,8 +153,8 @@ class BatchStream:
                 self.taken += 1
                 return batch
             if self.taken == 0:
-                raise UserError(f"{self.loader.health.spec}: epoch {self.epoch} gave no batch at all; run "
-                                f"`synth verify {self.loader.health.directory}` or render more clips")
+                raise UserError(f"{self.loader.health.spec}: epoch {self.epoch} gave no batch at all; "
+                                f"{self.loader.health.check} or render more clips")
             self._batches, self.epoch = None, self.epoch + 1
 
 
@@ -183,7 +184,8 @@ def global_batch(cfg: TrainConfig, world_size: int) -> int:
 
 
 def build_trainer(cfg: TrainConfig, rt: Runtime, run: Path) -> Trainer:
-    loader = make_loader(cfg.shards, cfg.data, rank=rt.rank, world_size=rt.world_size)
+    loader = (make_image_loader(cfg.images, cfg.motion, cfg.data, rank=rt.rank, world_size=rt.world_size)
+              if cfg.images else make_loader(cfg.shards, cfg.data, rank=rt.rank, world_size=rt.world_size))
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank and for every world size
     raw = VideoMAE(model_config(cfg)).to(rt.device)
     seed_rank(cfg.seed, rt.rank)
@@ -202,25 +204,26 @@ def build_trainer(cfg: TrainConfig, rt: Runtime, run: Path) -> Trainer:
 
 
 def total_steps(cfg: TrainConfig, loader: ClipLoader, batch: int) -> int:
-    """--steps, or --epochs x the manifest's clip count / global batch (rounded up)."""
+    """--steps, or --epochs x the clips per epoch (the manifest's count, or --images') / global batch (rounded up)."""
     if cfg.loop.steps is not None:
         return cfg.loop.steps
-    expected = loader.dataset.expected
-    if len(expected) != len(loader.dataset.shards):
+    clips = loader.dataset.epoch_size()
+    if clips is None:
         raise UserError(f"{cfg.shards}: --epochs needs the dataset's manifest for its size; pass the dataset "
                         f"directory or use --steps")
-    return max(1, math.ceil(cfg.loop.epochs * sum(expected.values()) / batch))
+    return max(1, math.ceil(cfg.loop.epochs * clips / batch))
 
 
 def next_batch(t: Trainer, step: int, meter: Meter) -> Tensor:
-    """The next uint8 clips (B, T, H, W, 3) on the device; time blocked on the loader goes to meter.wait."""
+    """The next uint8 clips (B, T, H, W, 3) on the device (recipe batches are rendered there); time blocked on the
+    loader goes to meter.wait."""
     start = time.perf_counter()
     batch = next(t.stream)
     meter.wait += time.perf_counter() - start
     meter.clips += len(batch.key)
     if t.samples_log is not None:
         t.samples_log.write(json.dumps({"step": step + 1, "epoch": t.stream.epoch, "keys": batch.key}) + "\n")
-    return batch.video.to(t.rt.device, non_blocking=True)
+    return batch_to_device(batch, t.rt.device)
 
 
 def model_inputs(t: Trainer, clips: Tensor, step: int, micro: int) -> tuple[Tensor, Tensor, Tensor | None]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.motion import (TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies, sample_motion,
+from synth.motion import (TRANSFORMS, Motion, color_matrices, cutmix_boxes, frame_homographies,
+                          frame_homographies_many, is_affine, sample_motion,
                           step_homography)
 from synth.render import mixup, render_clip
 
@@ -119,3 +120,21 @@ def test_the_order_transforms_are_listed_in_does_not_change_the_draw() -> None:
     a = sample_motion(np.random.default_rng(5), {"zoom": 1.0, "affine": 2.0})
     b = sample_motion(np.random.default_rng(5), {"affine": 2.0, "zoom": 1.0})
     assert a == b
+
+
+def test_homographies_of_many_layers_are_each_layers_own_to_the_bit() -> None:
+    """The loader packs a batch with frame_homographies_many; the cv2 renderer takes one layer at a time."""
+    rng = np.random.default_rng(0)
+    motions = [sample_motion(rng, {name: 1.0 for name in TRANSFORMS}) for _ in range(24)]
+    shapes = [(int(rng.integers(8, 900)), int(rng.integers(8, 900))) for _ in motions]
+    many = frame_homographies_many(motions, shapes, SIZE, 12, 1.5)
+    assert many.shape == (24, 12, 3, 3)
+    for motion, shape, got in zip(motions, shapes, many):
+        assert np.array_equal(got, frame_homographies(motion, shape, SIZE, 12, 1.5))
+
+
+def test_is_affine_is_np_allclose_of_the_last_row() -> None:
+    homs = np.tile(np.eye(3), (4, 1, 1))
+    for row, delta in [(0, 0.0), (0, 9e-9), (0, 2e-8), (2, 1e-5), (2, 1.2e-5), (1, np.nan)]:
+        homs[2, 2, row] = (1.0 if row == 2 else 0.0) + delta
+        assert is_affine(homs) == np.allclose(homs[:, 2], [0, 0, 1])

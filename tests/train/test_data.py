@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 import warnings
 from dataclasses import replace
@@ -15,10 +16,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import webdataset as wds
 
 from synth.errors import UserError
+from synth.recipe import decode_recipe, render_recipe
 from train.augment import IMAGENET_MEAN, IMAGENET_STD, DeviceAugment
-from train.data import DataConfig, make_dataset, make_loader
+from train.data import DataConfig, _Counts, batch_to_device, decode_clips, make_dataset, make_loader
+from train.device_render import RenderBatch
+from train.images import make_image_loader
 from train.shards import rank_shards, resolve_shards
 
 FRAMES, SIZE, PER_SHARD, SHARDS = 8, 32, 5, 4
@@ -322,3 +327,124 @@ def test_augment_on_cuda_matches_cpu() -> None:
     cpu = aug(video, torch.Generator().manual_seed(2))
     gpu = aug(video.cuda(), torch.Generator().manual_seed(2))
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------ recipe shards
+
+RECIPES = 10
+
+
+@pytest.fixture(scope="module")
+def recipe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 recipe samples (zoom, affine, cutmix, colour jitter with Mixup) of 8 x 32 px in 2 shards."""
+    from sample_images import write_images
+
+    from synth.cli import main as synth_main
+
+    root = tmp_path_factory.mktemp("recipes")
+    write_images(root / "images", 6)
+    code = synth_main(["render", "--images", str(root / "images"), "--out", str(root / "data"), "--format", "recipe",
+                       "--transforms", "zoom,affine,cutmix,color_jitter", "--num-videos", str(RECIPES),
+                       "--frames", str(FRAMES), "--size", str(SIZE), "--shard-size", "5", "--workers", "0",
+                       "--no-progress"])
+    assert code == 0
+    return root / "data"
+
+
+def rendered(batches: list) -> dict[str, np.ndarray]:
+    """key -> uint8 (T, S, S, 3) of every batch, rendered (on the CPU) where the batch holds recipes."""
+    return {k: v for b in batches for k, v in zip(b.key, batch_to_device(b, "cpu").numpy())}
+
+
+def test_recipe_batches_render_on_the_device_or_in_the_workers_alike(recipe_dir: Path) -> None:
+    device_batches, loader = all_batches(str(recipe_dir))
+    assert all(isinstance(b.video, RenderBatch) for b in device_batches) and len(device_batches) == len(loader) == 3
+    cpu_batches, _ = all_batches(str(recipe_dir), replace(CFG, render_on="cpu"))
+    assert all(isinstance(b.video, torch.Tensor) for b in cpu_batches)
+    on_device, on_cpu = rendered(device_batches), rendered(cpu_batches)
+    assert sorted(on_device) == sorted(on_cpu) == [f"{i:09d}" for i in range(RECIPES)]
+    samples = {s["__key__"]: s for s in wds.WebDataset(str(recipe_dir / "pseudomotion-{000000..000001}.tar"),
+                                                       shardshuffle=False)}
+    for key, video in on_cpu.items():
+        assert video.shape == (FRAMES, SIZE, SIZE, 3)
+        assert np.array_equal(video, render_recipe(decode_recipe(samples[key])))  # synth's own renderer
+        assert np.abs(on_device[key].astype(int) - video).max() <= 2  # device_render's rounding flips
+    assert (loader.health.ok, loader.health.skipped) == (RECIPES, 0)
+
+
+def test_recipes_render_at_the_asked_frames_and_size(recipe_dir: Path) -> None:
+    batches, _ = all_batches(str(recipe_dir), replace(CFG, frames=12, size=48))
+    assert next(iter(rendered(batches).values())).shape == (12, 48, 48, 3)  # more frames than rendered is fine
+
+
+def test_fresh_motion_redraws_the_motion_of_the_same_images_each_epoch(recipe_dir: Path) -> None:
+    sample = next(iter(wds.WebDataset(str(recipe_dir / "pseudomotion-000000.tar"), shardshuffle=False)))
+    specs = [next(decode_clips([sample], frames=FRAMES, size=SIZE, threads=1, counts=_Counts(), epoch=e,
+                               fresh=True))[1].spec for e in (0, 1)]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(specs[0].layers, specs[1].layers))
+    assert [layer.motion for layer in specs[0].layers] != [layer.motion for layer in specs[1].layers]
+    cfg = replace(CFG, fresh_motion=True, num_workers=2)
+    loader = make_loader(str(recipe_dir), cfg)
+    e0, e1 = rendered(list(loader)), rendered(list(loader))
+    assert sorted(e0) == sorted(e1) and all(not np.array_equal(e0[k], e1[k]) for k in e0)
+    resumed = make_loader(str(recipe_dir), cfg)
+    resumed.set_epoch(1)
+    assert all(np.array_equal(v, e1[k]) for k, v in rendered(list(resumed)).items())  # exact resume
+    plain = make_loader(str(recipe_dir), CFG)
+    p0, p1 = rendered(list(plain)), rendered(list(plain))
+    assert all(np.array_equal(p0[k], p1[k]) for k in p0)  # without it, every epoch shows the shard's motion
+
+
+def test_fresh_motion_on_video_shards_is_a_user_error(mp4_dir: Path) -> None:
+    for spec in (str(mp4_dir), str(mp4_dir / "*.tar")):  # told by the manifest, or by the first sample's members
+        with pytest.raises(UserError, match="--fresh-motion needs recipe shards.*these hold mp4 video"):
+            make_dataset(spec, replace(CFG, fresh_motion=True))
+
+
+def test_corrupt_recipe_samples_are_skipped_and_counted(recipe_dir: Path, tmp_path: Path) -> None:
+    samples = {}
+    for s in wds.WebDataset(str(recipe_dir / "pseudomotion-000000.tar"), shardshuffle=False):
+        samples[s["__key__"]] = {k: v for k, v in s.items() if not k.startswith("__")}
+    keys = sorted(samples)
+    image = next(k for k in samples[keys[1]] if k.startswith("img0."))
+    samples[keys[1]][image] = samples[keys[1]][image][:100]  # a truncated JPEG
+    samples[keys[3]]["json"] = b'{"index": 3'  # bad json
+    write_tar(tmp_path / "bad.tar", samples)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches, loader = all_batches(str(tmp_path / "bad.tar"))
+    assert sorted(keys_of(batches)) == [keys[0], keys[2], keys[4]]
+    assert (loader.health.ok, loader.health.skipped) == (3, 2)
+    assert keys[1] in " ".join(str(w.message) for w in caught)
+
+
+# ------------------------------------------------------------------------------------------------ from images
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_images_dataset_splits_epochs_between_ranks_and_redraws_fresh_motion(image_folder: Path) -> None:
+    from synth.config import MotionConfig
+
+    (image_folder / "broken.jpg").write_bytes(b"not an image")
+    cfg = replace(CFG, batch_size=2, fresh_motion=True)
+    loaders = [make_image_loader(str(image_folder), MotionConfig(), cfg, rank=r, world_size=2) for r in range(2)]
+    epochs = [[rendered(list(loader)) for _ in range(2)] for loader in loaders]
+    keys = [sorted(e[0]) for e in epochs]
+    assert not set(keys[0]) & set(keys[1]) and sorted(keys[0] + keys[1]) == [f"{i:09d}" for i in range(7)]
+    assert all(not np.array_equal(epochs[0][0][k], epochs[0][1][k]) for k in set(epochs[0][0]) & set(epochs[0][1]))
+    assert len(loaders[0]) == math.ceil(len(keys[0]) / 2)
+    # The broken image is replaced by the next usable one and counted once by each process that meets it.
+    assert [loader.health.skipped for loader in loaders] in ([1, 1], [1, 0], [0, 1])
+    again = make_image_loader(str(image_folder), MotionConfig(), cfg, rank=0, world_size=2)
+    again.set_epoch(1)
+    assert all(np.array_equal(v, epochs[0][1][k]) for k, v in rendered(list(again)).items())
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_mostly_bad_images_stop_with_a_user_error_naming_the_source(image_folder: Path) -> None:
+    from synth.config import MotionConfig
+
+    for i in range(12):
+        (image_folder / f"zz{i:02d}.jpg").write_bytes(b"not an image")
+    cfg = replace(CFG, min_seen=4, max_skip_fraction=0.5)
+    with pytest.raises(UserError, match=f"too many corrupt samples in {image_folder}.*fix or remove the bad images"):
+        list(make_image_loader(str(image_folder), MotionConfig(), cfg))

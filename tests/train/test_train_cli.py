@@ -70,3 +70,87 @@ def test_bad_inputs_are_one_line_errors(shards: Path, tmp_path: Path, train_cli,
     code, out, err = train_cli(*argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message.format(**fill) in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def recipe_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 recipe samples of 4 x 32 px (zoom, affine, cutmix with Mixup) in 2 shards."""
+    from synth.cli import main as synth_main
+
+    out = tmp_path_factory.mktemp("recipes") / "data"
+    assert synth_main(["render", "--images", "procedural:images=8,size=64", "--out", str(out), "--format", "recipe",
+                       "--transforms", "zoom,affine,cutmix", "--num-videos", "16", "--frames", "4", "--size", "32",
+                       "--shard-size", "8", "--workers", "0", "--no-progress"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("render_on", ["device", "cpu"])
+def test_recipe_shards_train_with_either_renderer(recipe_shards: Path, tmp_path: Path, train_cli,
+                                                  render_on: str) -> None:
+    run = tmp_path / "run"
+    code, out, err = train_cli("--shards", recipe_shards, "--out", run, "--steps", 2, "--render-on", render_on,
+                               "--fresh-motion", "--log-every", 1, *TINY)
+    assert code == 0, err
+    assert [r["step"] for r in records(run)] == [1, 2] and "trained steps 0 -> 2" in out
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert (saved["render_on"], saved["fresh_motion"], saved["frames"]) == (render_on, True, 4)
+
+
+def test_images_train_without_shards_and_resume_exactly(image_folder: Path, tmp_path: Path, train_cli,
+                                                        monkeypatch) -> None:
+    import train.loop
+
+    # 6 images, 2 clips a step: 3 steps an epoch, so the 5 steps cross into a second epoch of fresh motion.
+    args = ("--images", image_folder, "--frames", 4, "--size", 32, "--transforms", "zoom,slide,cutmix",
+            "--fresh-motion", "--steps", 5, "--save-every", 2, "--log-every", 1, "--lr", 1e-3, *TINY,
+            "--batch-size", 2)
+    assert train_cli(*args, "--out", tmp_path / "straight")[0] == 0
+    saved = yaml.safe_load((tmp_path / "straight" / "config.yaml").read_text())
+    assert saved["images"] == str(image_folder) and saved["shards"] == ""
+    assert saved["motion"]["transforms"] == {"zoom": 1.0, "slide": 1.0, "cutmix": 1.0}
+
+    forward_backward = train.loop.forward_backward
+
+    def preempted_at_step_4(t, step, meter):
+        if step == 3:
+            raise KeyboardInterrupt
+        return forward_backward(t, step, meter)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train.loop, "forward_backward", preempted_at_step_4)
+        with pytest.raises(KeyboardInterrupt):
+            train_cli(*args, "--out", tmp_path / "resumed")
+    code, out, err = train_cli("--out", tmp_path / "resumed", "--resume", "--device", "cpu", "--no-progress")
+    assert code == 0 and "trained steps 2 -> 5" in out, err
+    assert records(tmp_path / "resumed") == [{**r, "time": s["time"], "clips_per_s": s["clips_per_s"],
+                                              "data_wait": s["data_wait"]}
+                                             for r, s in zip(records(tmp_path / "straight"),
+                                                             records(tmp_path / "resumed"))]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--shards", "{shards}", "--fresh-motion"), "--fresh-motion needs recipe shards (synth render --format recipe) "
+                                                 "or --images, these hold mp4 video"),
+    (("--shards", "{shards}", "--images", "fractal"), "and --images fractal: train on one, not both"),
+    (("--images", "{tmp}/nothing-here"), "no such folder, tar file or source"),
+    (("--images", "fractal", "--transforms", "zoom,spin"), "unknown transform 'spin'"),
+    (("--shards", "{shards}", "--render-on", "gpu"), "argument --render-on: invalid choice: 'gpu'"),
+])
+def test_bad_recipe_and_image_inputs_are_one_line_errors(shards: Path, tmp_path: Path, train_cli, args: tuple,
+                                                         message: str) -> None:
+    fill = {"tmp": tmp_path, "shards": shards}
+    argv = [str(a).format(**fill) for a in args] + ["--steps", "2", "--out", str(tmp_path / "run"), *map(str, TINY)]
+    code, out, err = train_cli(*argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message.format(**fill) in err and "Traceback" not in err
+
+
+def test_a_user_error_inside_a_loader_worker_is_one_line(tmp_path: Path, train_cli) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(3):
+        (bad / f"photo{i}.jpg").write_bytes(b"not a jpeg")
+    # --workers 1 (the last --workers wins): the error is raised in a DataLoader worker process
+    code, out, err = train_cli("--images", bad, "--steps", 1, "--out", tmp_path / "run", *TINY, "--workers", 1)
+    assert code == 2
+    assert err.count("\n") == 1 and "no usable image (3 tried, e.g. photo" in err and "Traceback" not in err
