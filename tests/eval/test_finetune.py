@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
+from preempt import preempted
 
 import eval.finetune
 from eval.classifier import build_encoder
@@ -63,17 +64,8 @@ def test_resume_repeats_an_uninterrupted_run(ucf101: Path, tmp_path: Path, eval_
             "--drop-path", 0.2, "--views", "1,1", *tiny)
     assert eval_cli(*args, "--out", tmp_path / "straight")[0] == 0
 
-    train_epoch = eval.finetune.train_epoch
-
-    def preempted_in_epoch_2(ft, epoch, writer):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return train_epoch(ft, epoch, writer)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(eval.finetune, "train_epoch", preempted_in_epoch_2)
-        with pytest.raises(KeyboardInterrupt):
-            eval_cli(*args, "--out", tmp_path / "resumed")
+    with preempted(monkeypatch, eval.finetune, "train_epoch", at=1):  # in epoch 2
+        eval_cli(*args, "--out", tmp_path / "resumed")
     assert eval_cli(*args, "--out", tmp_path / "resumed")[0] == 2  # refuses to train over it
     assert eval_cli(*args, "--out", tmp_path / "resumed", "--resume")[0] == 0
 

@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from ports import free_ports
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # loopback addresses Ray does not rewrite (see above)
 
@@ -42,17 +42,6 @@ SHARDS = [f"pseudomotion-{i:06d}.tar" for i in range(12)]
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")]
 
-
-def free_ports(n: int) -> list[int]:
-    """n distinct ports nobody listens on right now (held open together so they differ)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def children() -> dict[int, list[int]]:

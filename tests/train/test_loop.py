@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from preempt import preempted
 
 import train.loop
 from train.checkpoint import LAST
@@ -45,17 +46,8 @@ def test_resume_repeats_an_uninterrupted_run(shards: Path, tmp_path: Path, train
             "--decoder-mask-ratio", 0.5, "--lr", 1e-3, *TINY, "--workers", workers)
     assert train_cli(*args, "--out", tmp_path / "straight")[0] == 0
 
-    forward_backward = train.loop.forward_backward
-
-    def preempted_at_step_4(t, step, meter):
-        if step == 3:
-            raise KeyboardInterrupt
-        return forward_backward(t, step, meter)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(train.loop, "forward_backward", preempted_at_step_4)
-        with pytest.raises(KeyboardInterrupt):
-            train_cli(*args, "--out", tmp_path / "resumed")
+    with preempted(monkeypatch, train.loop, "forward_backward", at=3):
+        train_cli(*args, "--out", tmp_path / "resumed")
     assert len(losses(tmp_path / "resumed")) == 3
     assert train_cli(*args, "--out", tmp_path / "resumed", "--resume")[0] == 0
 

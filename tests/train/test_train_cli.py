@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from preempt import preempted
 
 TINY = ("--model", "tiny", "--batch-size", 4, "--workers", 0, "--device", "cpu", "--no-progress")
 
@@ -109,17 +110,8 @@ def test_images_train_without_shards_and_resume_exactly(image_folder: Path, tmp_
     assert saved["images"] == str(image_folder) and saved["shards"] == ""
     assert saved["motion"]["transforms"] == {"zoom": 1.0, "slide": 1.0, "cutmix": 1.0}
 
-    forward_backward = train.loop.forward_backward
-
-    def preempted_at_step_4(t, step, meter):
-        if step == 3:
-            raise KeyboardInterrupt
-        return forward_backward(t, step, meter)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(train.loop, "forward_backward", preempted_at_step_4)
-        with pytest.raises(KeyboardInterrupt):
-            train_cli(*args, "--out", tmp_path / "resumed")
+    with preempted(monkeypatch, train.loop, "forward_backward", at=3):
+        train_cli(*args, "--out", tmp_path / "resumed")
     code, out, err = train_cli("--out", tmp_path / "resumed", "--resume", "--device", "cpu", "--no-progress")
     assert code == 0 and "trained steps 2 -> 5" in out, err
     assert records(tmp_path / "resumed") == [{**r, "time": s["time"], "clips_per_s": s["clips_per_s"],
