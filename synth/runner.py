@@ -138,7 +138,7 @@ def render(cfg: RenderConfig, source: ImageSource, location: str | Path, *, work
     tasks = plan(num_videos, cfg.shard_size)
     present = set(out.list())  # one listing, rather than a sidecar request per shard of a fresh remote render
     done = {t.number: info for t in tasks if sidecar_name(name := shard_name(cfg.name, t.number)) in present
-            and (info := read_complete(name, run_hash, out)) is not None}
+            and (info := read_complete(out, name, run_hash)) is not None}
     pending = [t for t in tasks if t.number not in done]
     bar = _progress(num_videos, sum(i.count for i in done.values()), progress)
     started = time.perf_counter()

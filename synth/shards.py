@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, NamedTuple
 
 from .errors import UserError
-from .store import LocalStore, Store, partial_path, write_atomic
+from .store import Store, partial_path, write_atomic
 
 
 def shard_name(name: str, number: int) -> str:
@@ -113,19 +113,14 @@ def write_shard(path: Path, samples: Iterable[Any], config_hash: str, skipped: d
     return info
 
 
-def read_complete(path: Path | str, config_hash: str, store: Store | None = None) -> ShardInfo | None:
-    """The shard's ShardInfo if it is complete and was made by this config; None means render it (again).
-    path: the tar, a local path or (with store) its name in the store.
+def read_complete(store: Store, name: str, config_hash: str) -> ShardInfo | None:
+    """The ShardInfo of shard `name` in `store` if it is complete and made by this config; None: render it again.
 
     Complete: its sidecar is there, made by this config, and the tar has the sidecar's size; in a local folder its
     sha256 must match too. A remote shard's sha256 is not checked here, as that means downloading every shard on
     each resume: uploads are whole-or-nothing and the sidecar goes up after its tar, so a present sidecar vouches
     for a whole tar, and the size catches one replaced since. `synth verify` checks every sha256.
     """
-    if store is None:
-        store, name = LocalStore(Path(path).parent), Path(path).name
-    else:
-        name = str(path)
     try:
         info = ShardInfo(**json.loads(store.read_bytes(sidecar_name(name))))
     except (OSError, ValueError, TypeError):

@@ -8,7 +8,7 @@ from pathlib import Path
 import webdataset as wds
 
 from synth.shards import read_complete, sidecar_path, write_shard
-from synth.store import PARTIAL
+from synth.store import PARTIAL, LocalStore
 
 
 @dataclass
@@ -40,13 +40,13 @@ def test_webdataset_reads_samples_back(tmp_path: Path) -> None:
 def test_completeness_needs_matching_sidecar_checksum_and_config(tmp_path: Path) -> None:
     path = tmp_path / "s.tar"
     write_shard(path, samples(2), "cfg1", {"4": "bad.jpg: corrupt"})
-    info = read_complete(path, "cfg1")
+    info = read_complete(LocalStore(path.parent), path.name, "cfg1")
     assert info is not None and info.skipped == {"4": "bad.jpg: corrupt"}
-    assert read_complete(path, "cfg2") is None  # made by another config
+    assert read_complete(LocalStore(path.parent), path.name, "cfg2") is None  # made by another config
     data = bytearray(path.read_bytes())
     data[600] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert read_complete(path, "cfg1") is None  # corrupted after writing
+    assert read_complete(LocalStore(path.parent), path.name, "cfg1") is None  # corrupted after writing
     assert json.loads(sidecar_path(path).read_text())["count"] == 2
 
 
@@ -76,5 +76,5 @@ def test_an_attempt_and_its_retry_never_share_a_temporary_file(tmp_path: Path) -
         yield from samples(4)[2:]
 
     first = write_shard(path, first_attempt(), "h", {})
-    assert first == retried[0] and read_complete(path, "h") == first
+    assert first == retried[0] and read_complete(LocalStore(path.parent), path.name, "h") == first
     assert not list(tmp_path.glob("*" + PARTIAL))
